@@ -1,0 +1,32 @@
+# ganforge: `make demo` trains the demo GAN on a fresh machine, `make test` runs the test suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_MINUTES ?= 10
+DEMO_OUT ?= runs/demo
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/ganforge: pyproject.toml
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
+	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
+	  echo "note: could not install dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/ganforge
+
+demo: setup
+	$(BIN)/python -m ganforge.demo --minutes $(DEMO_MINUTES) --out $(DEMO_OUT)
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

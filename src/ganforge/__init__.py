@@ -1,0 +1,8 @@
+"""ganforge: train, evaluate and serve generative adversarial networks on your own data."""
+
+__version__ = "0.1.0"
+
+from .api import ImageGAN, load  # noqa: E402
+from .errors import GanforgeError  # noqa: E402
+
+__all__ = ["ImageGAN", "load", "GanforgeError", "__version__"]

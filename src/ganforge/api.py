@@ -1,0 +1,302 @@
+"""The Python API: ``ImageGAN(...).fit(data)``, ``.sample(n)``, ``.save(dir)`` and ``load(dir)``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import artifact
+from .config import TrainConfig, from_dict
+from .data.images import ImageDataset, to_pil
+from .engine import checkpoint as ckpt
+from .engine.callbacks import Callback
+from .engine.trainer import Trainer, resolve_device
+from .errors import CheckpointError, ConfigError, DataError
+from .monitor import FeatureDistanceMonitor, SampleGrid
+from .recipes.image import ImageRecipe, ImageRecipeConfig, ImageSource, decode_images, preset
+
+SAMPLE_SEED = 1234  # fixed noise for the sample grids written while training
+
+
+def fingerprint(ds: ImageDataset) -> str:
+    """Content hash of a dataset, so a resume refuses different data."""
+    h = hashlib.sha1(np.ascontiguousarray(ds.images).tobytes())
+    if ds.labels is not None:
+        h.update(np.ascontiguousarray(ds.labels).tobytes())
+    return h.hexdigest()
+
+
+def _prepare_out_dir(out: Path, resume: bool) -> Path:
+    out = Path(out)
+    if not resume and ckpt.has_checkpoint(out):
+        raise ConfigError(f"{out} already holds a run; pass --resume {out} to continue it or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"cannot write to output directory {out}: {e.strerror or e}") from None
+    return out
+
+
+class ImageGAN:
+    """An image GAN with sensible defaults: ``ImageGAN(resolution=32, conditional=True).fit("fashion-mnist")``."""
+
+    def __init__(
+        self,
+        resolution: int = 32,
+        conditional: bool = True,
+        preset_name: str = "default",
+        arch: str | None = None,
+        steps: int = 2000,
+        batch_size: int = 64,
+        seed: int = 0,
+        device: str = "auto",
+        width: int = 32,
+        z_dim: int = 64,
+        max_seconds: float | None = None,
+        channels: int | None = None,
+        **train_overrides: Any,
+    ) -> None:
+        settings = preset(preset_name)
+        arch = arch or settings.pop("arch")
+        settings.pop("arch", None)
+        settings.update(train_overrides)
+        self.preset_name, self.conditional, self.channels = preset_name, conditional, channels
+        self.train_config = from_dict(
+            TrainConfig,
+            {**settings, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": max_seconds},
+            what="training",
+        )  # fmt: skip
+        # Validated now, completed (channels, classes) when the data is seen.
+        self.recipe_config = ImageRecipeConfig(resolution=resolution, arch=arch, width=width, z_dim=z_dim)
+        self.data_info: dict[str, Any] = {}
+        self.G_ema: torch.nn.Module | None = None
+        self.G: torch.nn.Module | None = None
+        self.D: torch.nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.metrics: dict[str, Any] = {}
+        self.run_dir: Path | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: str | Path | ImageDataset,
+        out: str | Path | None = None,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+        sample_every: int = 500,
+        monitor_every: int = 0,
+    ) -> ImageGAN:
+        """Train on a folder, a built-in dataset name or an ImageDataset; with ``out`` the run is saved there."""
+        from .data.builtin import resolve_image_source
+
+        rc = self.recipe_config
+        if isinstance(data, ImageDataset):
+            ds = data
+        else:
+            ds = resolve_image_source(data, rc.resolution, channels=self.channels)
+        if ds.resolution != rc.resolution:
+            raise DataError(f"dataset images are {ds.resolution} px but the model is {rc.resolution} px")
+        conditional = self.conditional and ds.labels is not None and ds.num_classes >= 2
+        if self.conditional and not conditional:
+            raise DataError(
+                f"class-conditional training needs labelled data (class sub-folders); {ds.source} has none "
+                "(use --no-cond)"
+            )
+        self.recipe_config = replace(
+            rc, channels=ds.channels, num_classes=ds.num_classes if conditional else 0,
+            class_names=tuple(ds.class_names) if conditional else (),
+        )  # fmt: skip
+        self.data_info = {"source": ds.source, "images": len(ds.images), "fingerprint": fingerprint(ds)}
+        if not isinstance(data, ImageDataset):  # how to find the data again (evaluate, resume)
+            self.data_info["spec"] = str(data) if not Path(data).exists() else str(Path(data).resolve())
+        run_dir = _prepare_out_dir(Path(out), resume) if out is not None else None
+        if resume:
+            self._check_resumable(run_dir)
+        recipe = ImageRecipe(self.recipe_config)
+        source = ImageSource(ds.images, ds.labels if conditional else None)
+        cbs = list(callbacks or [])
+        if run_dir is not None:
+            cbs.append(SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every))
+        if monitor_every:
+            cbs.append(FeatureDistanceMonitor(ds.images, self._grid_fn(), every=monitor_every))
+        trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
+        self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
+        self.run_dir = run_dir
+        if run_dir is not None and not resume:
+            self._write_config(run_dir)
+        result = trainer.fit(resume=resume)
+        self.metrics.update(
+            steps=result.steps, images_seen=result.images_seen, train_seconds=round(result.seconds, 1),
+            stopped_by=result.stopped_by, final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()},
+        )  # fmt: skip
+        if run_dir is not None:
+            self.save(run_dir)
+        return self
+
+    def _check_resumable(self, run_dir: Path | None) -> None:
+        if run_dir is None or not ckpt.has_checkpoint(run_dir):
+            raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+        saved = artifact.read_config(run_dir)
+        if saved.get("data", {}).get("fingerprint") != self.data_info["fingerprint"]:
+            raise DataError(f"{run_dir} was trained on different data; resume needs the same dataset")
+
+    def _grid_fn(self) -> Any:
+        rc = self.recipe_config
+
+        def sample(generator: torch.nn.Module, n: int) -> np.ndarray:
+            labels = [i % rc.num_classes for i in range(n)] if rc.num_classes else None
+            return self._generate(generator, n, labels, SAMPLE_SEED)
+
+        return sample
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def _generate(self, generator: torch.nn.Module, n: int, labels: Any, seed: int | None) -> np.ndarray:
+        rc = self.recipe_config
+        rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        c = self._labels(n, labels, rng)
+        out = []
+        for start in range(0, n, 256):
+            z = torch.randn(min(256, n - start), rc.z_dim, generator=rng).to(self.device)
+            cc = c[start : start + z.shape[0]].to(self.device) if c is not None else None
+            out.append(decode_images(generator(z, cc)))
+        return np.concatenate(out) if out else np.zeros((0, rc.resolution, rc.resolution, rc.channels), np.uint8)
+
+    def _labels(self, n: int, labels: Any, rng: torch.Generator) -> torch.Tensor | None:
+        k = self.recipe_config.num_classes
+        if labels is None:
+            return torch.randint(k, (n,), generator=rng) if k else None
+        if not k:
+            raise ConfigError("this model is unconditional: it takes no labels")
+        arr = np.asarray([labels] * n if np.isscalar(labels) else labels)
+        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+            raise ConfigError(f"labels must be one integer or {n} integers")
+        if arr.min() < 0 or arr.max() >= k:
+            raise ConfigError(f"class labels must be in 0..{k - 1} (got {arr.min()}..{arr.max()})")
+        return torch.from_numpy(arr.astype(np.int64))
+
+    def sample(
+        self, n: int, labels: int | list[int] | None = None, seed: int | None = None, as_pil: bool = False
+    ) -> np.ndarray | list[Image.Image]:
+        """``n`` images from the EMA generator: uint8 (n, H, W, C), or PIL images with ``as_pil=True``."""
+        if self.G_ema is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        if n < 1:
+            raise ConfigError(f"n must be >= 1 (got {n})")
+        images = self._generate(self.G_ema.eval(), n, labels, seed)
+        return [to_pil(im) for im in images] if as_pil else images
+
+    def interpolate(self, steps: int = 32, label: int | None = None, seed: int = 0, points: int = 4) -> np.ndarray:
+        """A looping latent walk through ``points`` random latents (spherical interpolation), as images."""
+        rc, rng = self.recipe_config, torch.Generator().manual_seed(seed)
+        keys = torch.randn(points, rc.z_dim, generator=rng)
+        t = torch.linspace(0, 1, steps + 1)[:-1].view(-1, 1)
+        frames = [_slerp(keys[i], keys[(i + 1) % points], t) for i in range(points)]
+        z = torch.cat(frames).to(self.device)
+        c = self._labels(len(z), label if label is not None else (0 if rc.num_classes else None), rng)
+        with torch.no_grad():
+            return decode_images(self.G_ema.eval()(z, c.to(self.device) if c is not None else None))
+
+    # ------------------------------------------------------------------ persistence
+    def _config_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "image",
+            "preset": self.preset_name,
+            "recipe": asdict(self.recipe_config),
+            "train": asdict(self.train_config),
+            "data": self.data_info,
+            "metrics": self.metrics,
+        }
+
+    def _write_config(self, run_dir: Path) -> None:
+        from .config import write_json
+
+        write_json(run_dir / artifact.CONFIG, self._config_dict())
+
+    def save(self, out: str | Path) -> Path:
+        """Write model.safetensors, config.json and card.md to ``out``."""
+        if self.G_ema is None:
+            raise ConfigError("nothing to save: the model is not trained yet")
+        out = _prepare_out_dir(Path(out), resume=True)
+        modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
+        artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self._config_dict())
+        artifact.write_card(out, _card(self))
+        return out
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0))
+    if omega.abs() < 1e-6:
+        return a + t * (b - a)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def _card(gan: ImageGAN) -> dict[str, Any]:
+    rc = gan.recipe_config
+    classes = ", ".join(rc.class_names) if rc.class_names else "unconditional"
+    return {
+        "Model": {"kind": "image GAN", "architecture": rc.arch, "preset": gan.preset_name,
+                  "resolution": f"{rc.resolution}x{rc.resolution}", "channels": rc.channels, "classes": classes},
+        "Data": gan.data_info,
+        "Training": {k: v for k, v in gan.metrics.items() if k != "evaluation"},
+        "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
+        "Intended use": "Research and prototyping of synthetic images. Generated images are synthetic and "
+        "must be labelled as such; they can reproduce biases of the training data.",
+    }  # fmt: skip
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
+    """Load a trained model from a run directory; tampered or corrupt files raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config = artifact.read_config(run_dir)
+    if config.get("kind") != "image":
+        raise CheckpointError(f"{run_dir} holds a '{config.get('kind')}' model, not an image model")
+    try:
+        rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
+        tc = from_dict(TrainConfig, config["train"], what="training")
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
+    gan = ImageGAN.__new__(ImageGAN)
+    gan.preset_name, gan.conditional, gan.channels = config.get("preset", "default"), rc.num_classes > 0, rc.channels
+    gan.train_config, gan.recipe_config = tc, rc
+    gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
+    gan.device = resolve_device(device)
+    weights = artifact.load_module_weights(run_dir, config)
+    recipe = ImageRecipe(rc)
+    gan.G, gan.D, gan.G_ema = recipe.build_generator(), recipe.build_discriminator(), recipe.build_generator()
+    for name in ("G", "D", "G_ema"):
+        module = getattr(gan, name)
+        artifact.load_state(module, weights.get(name), name, run_dir)
+        module.to(gan.device).eval()
+    return gan
+
+
+def resume_model(run_dir: str | Path, steps: int | None = None, device: str | None = None) -> ImageGAN:
+    """An ImageGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``.
+
+    ``steps`` may raise the target to train longer; everything else comes from the saved config.
+    """
+    config = artifact.read_config(Path(run_dir))
+    if not ckpt.has_checkpoint(Path(run_dir)):
+        raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+    train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
+    train |= {"device": device} if device is not None else {}
+    gan = ImageGAN.__new__(ImageGAN)
+    gan.train_config = from_dict(TrainConfig, train, what="training")
+    rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
+    gan.recipe_config = rc
+    gan.preset_name, gan.conditional, gan.channels = config.get("preset", "default"), rc.num_classes > 0, rc.channels
+    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
+    gan.G = gan.D = gan.G_ema = None
+    gan.device = torch.device("cpu")
+    return gan

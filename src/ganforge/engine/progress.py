@@ -1,0 +1,55 @@
+"""A Rich progress bar for any Trainer: images/s, losses, augmentation probability, ETA."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .callbacks import Callback
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+class ProgressCallback(Callback):
+    """Shows one bar per fit; refreshed on every logged record."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=trainer.config.steps, completed=trainer.step, info="")
+
+    def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=trainer.step)
+
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        if self.progress is None:
+            return
+        info = f"{record.get('images_per_s', 0):.0f} img/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
+        if trainer.config.ada_target is not None:
+            info += f"  p {trainer.augment_p:.2f}"
+        if "fast_fid" in record:
+            info += f"  fast-FID {record['fast_fid']:.1f}"
+        self.progress.update(self.task, completed=trainer.step, info=info)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

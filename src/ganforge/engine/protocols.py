@@ -1,0 +1,42 @@
+"""What the engine asks of a recipe and of a data source: nothing about images, tables or audio."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+
+class BatchSource(Protocol):
+    """Training data as the engine sees it: encoded tensors fetched by index."""
+
+    def __len__(self) -> int: ...
+
+    def get(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(x, c)``: encoded examples and their conditioning (or None) for ``indices``."""
+        ...
+
+
+class Recipe(Protocol):
+    """A GAN for one kind of data: networks, noise and augmentation. Pure construction, no loop."""
+
+    def build_generator(self) -> nn.Module:
+        """G(z, c) -> encoded data."""
+        ...
+
+    def build_discriminator(self) -> nn.Module:
+        """D(x, c) -> one logit per example, shape (N,)."""
+        ...
+
+    def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        """Noise for ``n`` examples drawn from ``rng`` (on the CPU, so runs are reproducible)."""
+        ...
+
+    def augment(self, x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
+        """Differentiable augmentation applied to both reals and fakes before D (identity when p == 0)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description, saved in checkpoints and config.json."""
+        ...

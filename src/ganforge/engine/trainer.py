@@ -1,0 +1,304 @@
+"""The one adversarial training loop, shared by every recipe.
+
+Per step: sample a real batch and noise, update D (loss + lazy R1/R2), update G, update the EMA
+generator, adapt the augmentation probability. All randomness comes from one CPU ``torch.Generator``
+whose state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig, to_json
+from ..errors import CheckpointError, ConfigError, TrainingError
+from ..losses import get_loss
+from ..regularizers import r1_penalty, r2_penalty
+from . import checkpoint as ckpt
+from .callbacks import Callback
+from .ema import ema_beta, update_ema
+from .protocols import BatchSource, Recipe
+
+
+@dataclass
+class FitResult:
+    """How a call to :meth:`Trainer.fit` ended."""
+
+    steps: int
+    images_seen: int
+    seconds: float
+    stopped_by: str  # "steps" | "time" | "interrupt"
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without one is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is available (use --device cpu or auto)")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise ConfigError(f"unknown device '{name}' (choose cpu, cuda or auto)")
+    return torch.device(name)
+
+
+def _grad_norm(params: list[nn.Parameter], clip: float | None) -> float:
+    if clip:
+        return float(torch.nn.utils.clip_grad_norm_(params, clip))
+    grads = [p.grad.norm() for p in params if p.grad is not None]
+    return float(torch.stack(grads).norm()) if grads else 0.0
+
+
+class Trainer:
+    """``Trainer(recipe, data, config, run_dir).fit()`` trains; ``resume=True`` continues exactly."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        data: BatchSource,
+        config: TrainConfig,
+        run_dir: Path | None = None,
+        callbacks: list[Callback] | None = None,
+        extra_state: dict[str, Any] | None = None,
+    ) -> None:
+        if len(data) < 2:
+            raise ConfigError("training needs at least 2 examples")
+        self.recipe, self.data, self.config = recipe, data, config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks or [])
+        self.extra_state = dict(extra_state or {})  # saved with checkpoints for the caller's use
+        self.device = resolve_device(config.device)
+        self.loss = get_loss(config.loss)
+
+        torch.manual_seed(config.seed)  # network initialisation
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.G = recipe.build_generator().to(self.device)
+        self.D = recipe.build_discriminator().to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
+
+        self.step = 0
+        self.images_seen = 0
+        self.augment_p = config.augment_p
+        self._ada_sum = 0.0
+        self._ada_count = 0
+        self.train_seconds = 0.0
+        self.last_stats: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ one step
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng)
+        x, c = self.data.get(idx)
+        return x.to(self.device), (c.to(self.device) if c is not None else None)
+
+    def _fake(self, n: int, c: torch.Tensor | None) -> torch.Tensor:
+        z = self.recipe.sample_latents(n, self.rng).to(self.device)
+        return self.G(z, c)
+
+    def _d_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
+        cfg = self.config
+        with torch.no_grad():
+            fake = self._fake(real.shape[0], c)
+        do_reg = (cfg.r1_gamma > 0 or cfg.r2_gamma > 0) and self.step % cfg.reg_interval == 0
+        real_aug = self.recipe.augment(real, self.augment_p, self.rng).detach().requires_grad_(do_reg)
+        fake_aug = self.recipe.augment(fake, self.augment_p, self.rng).detach().requires_grad_(do_reg)
+        d_real, d_fake = self.D(real_aug, c), self.D(fake_aug, c)
+        loss = self.loss.d_loss(d_real, d_fake)
+        total = loss
+        stats = {"loss_d": float(loss.detach()), "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
+        if do_reg:
+            # Lazy regularisation: a k-times stronger penalty every k steps keeps the expected strength.
+            if cfg.r1_gamma > 0:
+                r1 = r1_penalty(real_aug, d_real)
+                total = total + cfg.r1_gamma / 2 * r1 * cfg.reg_interval
+                stats["r1"] = float(r1.detach())
+            if cfg.r2_gamma > 0:
+                r2 = r2_penalty(fake_aug, d_fake)
+                total = total + cfg.r2_gamma / 2 * r2 * cfg.reg_interval
+                stats["r2"] = float(r2.detach())
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward()
+        stats["grad_d"] = _grad_norm(list(self.D.parameters()), cfg.grad_clip)
+        if math.isfinite(stats["loss_d"]) and math.isfinite(stats["grad_d"]):
+            self.opt_d.step()
+        self._ada_sum += float(torch.sign(d_real.detach() - d_fake.detach()).sum())
+        self._ada_count += d_real.numel()
+        return stats
+
+    def _g_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
+        fake_aug = self.recipe.augment(self._fake(real.shape[0], c), self.augment_p, self.rng)
+        d_fake = self.D(fake_aug, c)
+        if self.loss.needs_real_for_g:
+            with torch.no_grad():
+                d_real = self.D(self.recipe.augment(real, self.augment_p, self.rng), c)
+        else:
+            d_real = torch.zeros_like(d_fake)
+        loss = self.loss.g_loss(d_real, d_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.D.requires_grad_(False)  # G's loss must not leave gradients in D
+        loss.backward()
+        self.D.requires_grad_(True)
+        grad = _grad_norm(list(self.G.parameters()), self.config.grad_clip)
+        if math.isfinite(float(loss.detach())) and math.isfinite(grad):
+            self.opt_g.step()
+        return {"loss_g": float(loss.detach()), "grad_g": grad}
+
+    def _adapt_augment(self) -> None:
+        cfg = self.config
+        if cfg.ada_target is None or self.step % cfg.ada_interval != 0 or self._ada_count == 0:
+            return
+        r_t = self._ada_sum / self._ada_count  # +1 when D always ranks reals above fakes
+        adjust = math.copysign(1.0, r_t - cfg.ada_target) * cfg.batch_size * cfg.ada_interval
+        self.augment_p = min(max(self.augment_p + adjust / (cfg.ada_kimg * 1000), 0.0), 1.0)
+        self._ada_sum, self._ada_count = 0.0, 0
+
+    def train_step(self) -> dict[str, float]:
+        """One D update and one G update; returns the step's figures."""
+        real, c = self._real_batch()
+        stats = self._d_step(real, c)
+        stats.update(self._g_step(real, c))
+        self.step += 1
+        self.images_seen += real.shape[0]
+        beta = ema_beta(real.shape[0], self.images_seen, self.config.ema_halflife_images, self.config.ema_rampup)
+        update_ema(self.G_ema, self.G, beta)
+        self._adapt_augment()
+        stats["augment_p"] = self.augment_p
+        return stats
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, resume: bool = False) -> FitResult:
+        """Train until ``config.steps`` (or the time budget); Ctrl-C stops cleanly with a checkpoint."""
+        if resume:
+            self.load_checkpoint()
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        started, stopped_by = time.perf_counter(), "steps"
+        seconds_before = self.train_seconds
+        window_start, window_images = time.perf_counter(), 0
+        try:
+            while self.step < self.config.steps:
+                stats = self.train_step()
+                window_images += self.config.batch_size
+                if not all(math.isfinite(v) for v in stats.values()):
+                    self._handle_nonfinite(stats)
+                    continue
+                self.train_seconds = seconds_before + time.perf_counter() - started
+                if self.step % self.config.log_every == 0 or self.step == self.config.steps:
+                    now = time.perf_counter()
+                    stats["images_per_s"] = window_images / max(now - window_start, 1e-9)
+                    window_start, window_images = now, 0
+                    self._log(stats)
+                self.last_stats = stats
+                for cb in self.callbacks:
+                    cb.on_step_end(self, stats)
+                if self.step % self.config.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds:
+                    stopped_by = "time"
+                    break
+        except KeyboardInterrupt:
+            stopped_by = "interrupt"
+        self.train_seconds = seconds_before + time.perf_counter() - started
+        self.save_checkpoint()
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return FitResult(self.step, self.images_seen, self.train_seconds, stopped_by)
+
+    def _handle_nonfinite(self, stats: dict[str, float]) -> None:
+        for cb in self.callbacks:
+            if cb.on_nonfinite(self, stats):
+                return
+        bad = ", ".join(k for k, v in stats.items() if not math.isfinite(v))
+        saved = f"; the last checkpoint in {self.run_dir} is intact" if self.run_dir else ""
+        raise TrainingError(
+            f"training diverged at step {self.step} ({bad} became NaN/Inf){saved}; "
+            "try lower learning rates or a stronger R1/R2 penalty"
+        )
+
+    def _log(self, stats: dict[str, float]) -> None:
+        record: dict[str, Any] = {"step": self.step, "images_seen": self.images_seen}
+        record["seconds"] = round(self.train_seconds, 3)
+        record.update({k: round(v, 6) for k, v in stats.items()})
+        self.log_record(record)
+
+    def log_record(self, record: dict[str, Any]) -> None:
+        """Append a record (it must carry "step") to metrics.jsonl and show it to the callbacks."""
+        if self.run_dir is not None:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+        for cb in self.callbacks:
+            cb.on_log(self, record)
+
+    # ------------------------------------------------------------------ state
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to continue exactly: tensors plus a JSON-ready remainder."""
+        tensors: dict[str, torch.Tensor] = {}
+        for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+        opt = {
+            "opt_g": ckpt.flatten_state("opt_g", self.opt_g.state_dict(), tensors),
+            "opt_d": ckpt.flatten_state("opt_d", self.opt_d.state_dict(), tensors),
+        }
+        tensors["rng.train"] = self.rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        state = {
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "augment_p": self.augment_p,
+            "ada_sum": self._ada_sum,
+            "ada_count": self._ada_count,
+            "train_seconds": self.train_seconds,
+            "optimizers": opt,
+            "config": to_json(self.config),
+            "recipe": self.recipe.describe(),
+            "extra": self.extra_state,
+        }
+        return tensors, state
+
+    def save_checkpoint(self) -> None:
+        """Write a checkpoint (no-op without a run directory)."""
+        if self.run_dir is None:
+            return
+        tensors, state = self.state_tensors()
+        ckpt.write_checkpoint(self.run_dir, self.step, tensors, state)
+        for cb in self.callbacks:
+            cb.on_checkpoint(self)
+
+    def load_checkpoint(self) -> None:
+        """Restore the latest checkpoint of ``run_dir``; networks must match the recipe."""
+        if self.run_dir is None:
+            raise CheckpointError("cannot resume without a run directory")
+        tensors, state = ckpt.read_checkpoint(self.run_dir)
+        try:
+            for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+                sd = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
+                module.load_state_dict(sd)
+            self.opt_g.load_state_dict(ckpt.unflatten_state(state["optimizers"]["opt_g"], tensors))
+            self.opt_d.load_state_dict(ckpt.unflatten_state(state["optimizers"]["opt_d"], tensors))
+            self.rng.set_state(tensors["rng.train"])
+            torch.set_rng_state(tensors["rng.torch"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"checkpoint in {self.run_dir} does not match this model: {first}") from None
+        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.augment_p = float(state["augment_p"])
+        self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.extra_state = dict(state.get("extra", {}))
+        self._truncate_metrics()
+
+    def _truncate_metrics(self) -> None:
+        """Drop log lines written after the checkpoint, so a resumed run's log has no duplicates."""
+        path = self.run_dir / "metrics.jsonl" if self.run_dir else None
+        if path is None or not path.exists():
+            return
+        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step]
+        path.write_text("".join(ln + "\n" for ln in kept))
