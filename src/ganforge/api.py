@@ -281,16 +281,20 @@ def load(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
     return gan
 
 
-def resume_model(run_dir: str | Path, steps: int | None = None, device: str | None = None) -> ImageGAN:
+def resume_model(
+    run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
+) -> ImageGAN:
     """An ImageGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``.
 
-    ``steps`` may raise the target to train longer; everything else comes from the saved config.
+    ``steps`` or ``minutes`` (total training time) may raise the target to train longer; everything else
+    comes from the saved config.
     """
     config = artifact.read_config(Path(run_dir))
     if not ckpt.has_checkpoint(Path(run_dir)):
         raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
     train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
     train |= {"device": device} if device is not None else {}
+    train |= {"max_seconds": minutes * 60} if minutes is not None else {}
     gan = ImageGAN.__new__(ImageGAN)
     gan.train_config = from_dict(TrainConfig, train, what="training")
     rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")

@@ -53,7 +53,7 @@ def train_images(
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
             raise GanforgeError("--resume continues in its own directory; leave out --out")
-        gan = resume_model(resume, steps=steps, device=device)
+        gan = resume_model(resume, steps=steps, device=device, minutes=minutes)
         run_dir = Path(resume)
     else:
         if out is None:

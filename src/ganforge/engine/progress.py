@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .callbacks import Callback
 
@@ -25,7 +25,6 @@ class ProgressCallback(Callback):
         self.progress = Progress(
             TextColumn("[bold]train"),
             BarColumn(),
-            MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             TextColumn("eta"),
@@ -33,21 +32,30 @@ class ProgressCallback(Callback):
             console=self.console,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=trainer.config.steps, completed=trainer.step, info="")
+        self.task = self.progress.add_task("train", total=self._total(trainer), completed=self._done(trainer), info="")
+
+    @staticmethod
+    def _total(trainer: Trainer) -> float:
+        # With a time budget shorter than the step target, the bar (and ETA) follows time instead of steps.
+        return trainer.config.max_seconds if trainer.config.max_seconds else trainer.config.steps
+
+    @staticmethod
+    def _done(trainer: Trainer) -> float:
+        return round(trainer.train_seconds) if trainer.config.max_seconds else trainer.step
 
     def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=trainer.step)
+            self.progress.update(self.task, completed=min(self._done(trainer), self._total(trainer)))
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if self.progress is None:
             return
-        info = f"{record.get('images_per_s', 0):.0f} img/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
+        info = f"step {trainer.step}  {record.get('images_per_s', 0):.0f} img/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
         if trainer.config.ada_target is not None:
             info += f"  p {trainer.augment_p:.2f}"
         if "fast_fid" in record:
             info += f"  fast-FID {record['fast_fid']:.1f}"
-        self.progress.update(self.task, completed=trainer.step, info=info)
+        self.progress.update(self.task, info=info)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.progress is not None:
