@@ -1,9 +1,12 @@
 import os
 
-import pytest
-import torch
+# Tiny models run fastest on one thread (subprocesses inherit this), and the suite then behaves the
+# same on any core count.
+os.environ["OMP_NUM_THREADS"] = "1"
 
-# Tiny models run fastest on one thread, and the suite then behaves the same on any core count.
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 torch.set_num_threads(1)
 
 

@@ -4,9 +4,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import ganforge_cmd
+from PIL import Image
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -40,7 +39,9 @@ def test_empty_folder(tmp_path):
 
 def test_one_image_dataset(tmp_path):
     write_images(tmp_path / "one", 1)
-    assert_clean_error(run_cli(*TRAIN, str(tmp_path / "one"), "--out", str(tmp_path / "r")), "at least 2 images")
+    assert_clean_error(
+        run_cli(*TRAIN, str(tmp_path / "one"), "--out", str(tmp_path / "r")), "at least 2 images"
+    )
 
 
 def test_unsupported_resolution(tmp_path):
@@ -78,14 +79,18 @@ def test_existing_run_is_not_overwritten(tmp_path):
     out = tmp_path / "r"
     assert run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(out), *FAST).returncode == 0
     before = (out / "model.safetensors").read_bytes()
-    assert_clean_error(run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(out), *FAST), "already holds a run")
+    assert_clean_error(
+        run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(out), *FAST), "already holds a run"
+    )
     assert (out / "model.safetensors").read_bytes() == before
 
 
 def test_conditional_training_on_unlabelled_data_is_refused(tmp_path):
     write_images(tmp_path / "imgs", 6)
     args = [a for a in FAST if a != "--no-cond"]
-    assert_clean_error(run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), *args), "--no-cond")
+    assert_clean_error(
+        run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), *args), "--no-cond"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,24 @@
 """A resumed run equals an uninterrupted one — after a clean stop and after SIGKILL; corruption is refused."""
 
 import json
-import os
 import signal
 import subprocess
 import time
 
 import pytest
+from conftest import ganforge_cmd
 from safetensors.torch import load_file
 
-from conftest import ganforge_cmd
 from ganforge import load
 from ganforge.errors import CheckpointError
 
 # small-data preset: exercises EMA, lazy R1/R2 and the adaptive augmentation probability in the state.
 ARGS = ["digits", "--resolution", "16", "--width", "8", "--batch", "16", "--preset", "small-data",
         "--device", "cpu", "--seed", "3", "--sample-every", "1000"]  # fmt: skip
-ENV = os.environ | {"OMP_NUM_THREADS": "1"}
 
 
 def train(*extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*ganforge_cmd(), "train", "images", *ARGS, *extra], capture_output=True, text=True, env=ENV)
+    proc = subprocess.run([*ganforge_cmd(), "train", "images", *ARGS, *extra], capture_output=True, text=True)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -58,8 +56,19 @@ def test_resume_after_clean_stop_equals_uninterrupted(uninterrupted, tmp_path):
 
 def test_resume_after_sigkill_equals_uninterrupted(uninterrupted, tmp_path):
     run = tmp_path / "run"
-    cmd = [*ganforge_cmd(), "train", "images", *ARGS, "--out", str(run), "--steps", "100000", "--checkpoint-every", "7"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    cmd = [
+        *ganforge_cmd(),
+        "train",
+        "images",
+        *ARGS,
+        "--out",
+        str(run),
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "7",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
         index = run / "checkpoint.json"
@@ -102,7 +111,9 @@ def test_tampered_weights_are_refused(uninterrupted, tmp_path):
         load(run)
     proc = subprocess.run([*ganforge_cmd(), "sample", str(run), "-n", "4", "--out", str(tmp_path / "s")],
                           capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 1 and "corrupt or was modified" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 1 and "corrupt or was modified" in proc.stderr and "Traceback" not in proc.stderr
+    )
 
 
 def test_loaded_model_samples_reproducibly_per_class(uninterrupted):

@@ -35,7 +35,9 @@ def fingerprint(ds: ImageDataset) -> str:
 def _prepare_out_dir(out: Path, resume: bool) -> Path:
     out = Path(out)
     if not resume and ckpt.has_checkpoint(out):
-        raise ConfigError(f"{out} already holds a run; pass --resume {out} to continue it or choose another --out")
+        raise ConfigError(
+            f"{out} already holds a run; pass --resume {out} to continue it or choose another --out"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -170,7 +172,9 @@ class ImageGAN:
             z = torch.randn(min(256, n - start), rc.z_dim, generator=rng).to(self.device)
             cc = c[start : start + z.shape[0]].to(self.device) if c is not None else None
             out.append(decode_images(generator(z, cc)))
-        return np.concatenate(out) if out else np.zeros((0, rc.resolution, rc.resolution, rc.channels), np.uint8)
+        return (
+            np.concatenate(out) if out else np.zeros((0, rc.resolution, rc.resolution, rc.channels), np.uint8)
+        )
 
     def _labels(self, n: int, labels: Any, rng: torch.Generator) -> torch.Tensor | None:
         k = self.recipe_config.num_classes
@@ -196,7 +200,9 @@ class ImageGAN:
         images = self._generate(self.G_ema.eval(), n, labels, seed)
         return [to_pil(im) for im in images] if as_pil else images
 
-    def interpolate(self, steps: int = 32, label: int | None = None, seed: int = 0, points: int = 4) -> np.ndarray:
+    def interpolate(
+        self, steps: int = 32, label: int | None = None, seed: int = 0, points: int = 4
+    ) -> np.ndarray:
         """A looping latent walk through ``points`` random latents (spherical interpolation), as images."""
         rc, rng = self.recipe_config, torch.Generator().manual_seed(seed)
         keys = torch.randn(points, rc.z_dim, generator=rng)
@@ -267,7 +273,11 @@ def load(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
     gan = ImageGAN.__new__(ImageGAN)
-    gan.preset_name, gan.conditional, gan.channels = config.get("preset", "default"), rc.num_classes > 0, rc.channels
+    gan.preset_name, gan.conditional, gan.channels = (
+        config.get("preset", "default"),
+        rc.num_classes > 0,
+        rc.channels,
+    )
     gan.train_config, gan.recipe_config = tc, rc
     gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
     gan.device = resolve_device(device)
@@ -299,7 +309,11 @@ def resume_model(
     gan.train_config = from_dict(TrainConfig, train, what="training")
     rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
     gan.recipe_config = rc
-    gan.preset_name, gan.conditional, gan.channels = config.get("preset", "default"), rc.num_classes > 0, rc.channels
+    gan.preset_name, gan.conditional, gan.channels = (
+        config.get("preset", "default"),
+        rc.num_classes > 0,
+        rc.channels,
+    )
     gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
     gan.G = gan.D = gan.G_ema = None
     gan.device = torch.device("cpu")

@@ -48,7 +48,9 @@ def load_module_weights(run_dir: Path, config: dict[str, Any]) -> dict[str, dict
     run_dir = Path(run_dir)
     if (run_dir / WEIGHTS).is_file():
         if "weights_sha256" not in config:
-            raise CheckpointError(f"{run_dir / CONFIG} lacks the weights checksum; refusing unverified weights")
+            raise CheckpointError(
+                f"{run_dir / CONFIG} lacks the weights checksum; refusing unverified weights"
+            )
         tensors = ckpt.load_tensors_checked(run_dir / WEIGHTS, config["weights_sha256"], what="model weights")
     elif ckpt.has_checkpoint(run_dir):
         tensors, _ = ckpt.read_checkpoint(run_dir)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,23 +24,29 @@ out_console = Console()
 @train_app.command("images")
 def train_images(
     data: Annotated[str, typer.Argument(help="Image folder (class sub-folders = labels) or built-in name.")],
-    out: Annotated[Optional[Path], typer.Option(help="Run directory to create.")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
     resolution: Annotated[int, typer.Option(help="Image size: 16, 28, 32, 56, 64 or 128.")] = 32,
-    steps: Annotated[Optional[int], typer.Option(help="Generator updates to train for.")] = None,
-    kimg: Annotated[Optional[float], typer.Option(help="Thousands of real images to show (alternative to --steps).")] = None,
-    minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Generator updates to train for.")] = None,
+    kimg: Annotated[
+        float | None, typer.Option(help="Thousands of real images to show (alternative to --steps).")
+    ] = None,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
     batch: Annotated[int, typer.Option(help="Batch size.")] = 64,
     preset: Annotated[str, typer.Option(help="default | small-data | dcgan")] = "default",
-    arch: Annotated[Optional[str], typer.Option(help="resnet | dcgan (default: from the preset).")] = None,
+    arch: Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")] = None,
     width: Annotated[int, typer.Option(help="Network width (channels at full resolution).")] = 32,
-    cond: Annotated[bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")] = True,
-    channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
+    cond: Annotated[
+        bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")
+    ] = True,
+    channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
     sample_every: Annotated[int, typer.Option(help="Steps between sample grids.")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
-    monitor_every: Annotated[int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")] = 0,
+    monitor_every: Annotated[
+        int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")
+    ] = 0,
 ) -> None:
     """Train an image GAN; Ctrl-C saves a checkpoint and stops cleanly."""
     from .api import ImageGAN, resume_model
@@ -68,12 +74,18 @@ def train_images(
     gan.fit(data, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console)],
             sample_every=sample_every, monitor_every=monitor_every)  # fmt: skip
     m = gan.metrics
-    console.print(f"{m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s ({m['stopped_by']})")
+    console.print(
+        f"{m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s ({m['stopped_by']})"
+    )
     if m["stopped_by"] == "interrupt":
-        console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train images {data} --resume {run_dir}")
+        console.print(
+            f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train images {data} --resume {run_dir}"
+        )
         raise typer.Exit(130)
     console.print(f"run directory: [bold]{run_dir}[/]  (samples in {Path(run_dir) / 'samples'})")
-    console.print(f"next: ganforge sample {run_dir} -n 64 --out samples/ --grid   |   ganforge evaluate {run_dir}")
+    console.print(
+        f"next: ganforge sample {run_dir} -n 64 --out samples/ --grid   |   ganforge evaluate {run_dir}"
+    )
 
 
 @app.command()
@@ -81,8 +93,8 @@ def sample(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
     out: Annotated[Path, typer.Option(help="Output folder (or .png file with --grid).")],
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
-    klass: Annotated[Optional[int], typer.Option("--class", help="Class index for conditional models.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (same seed, same images).")] = None,
+    klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same images).")] = None,
     grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
 ) -> None:
@@ -110,7 +122,7 @@ def interpolate(
     out: Annotated[Path, typer.Option(help="Output .gif file.")],
     frames: Annotated[int, typer.Option(help="Frames between two key latents.")] = 24,
     points: Annotated[int, typer.Option(help="Key latents in the loop.")] = 4,
-    klass: Annotated[Optional[int], typer.Option("--class", help="Class index for conditional models.")] = None,
+    klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     scale: Annotated[int, typer.Option(help="Enlarge frames by this factor.")] = 4,
 ) -> None:
@@ -131,10 +143,14 @@ def interpolate(
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
-    ref: Annotated[Optional[str], typer.Option(help="Reference images: folder or built-in name (default: training data).")] = None,
+    ref: Annotated[
+        str | None, typer.Option(help="Reference images: folder or built-in name (default: training data).")
+    ] = None,
     split: Annotated[str, typer.Option(help="Split of a built-in reference: train | test.")] = "train",
     n: Annotated[int, typer.Option("-n", help="Generated and reference images to compare.")] = 2000,
-    extractor: Annotated[str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")] = "inception",
+    extractor: Annotated[
+        str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")
+    ] = "inception",
     seed: Annotated[int, typer.Option(help="Seed for the generated images.")] = 0,
 ) -> None:
     """FID and KID of generated images against real ones."""

@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
                        max_seconds=args.minutes * 60, device=args.device, checkpoint_every=250)  # fmt: skip
         gan.fit("fashion-mnist", out=out, callbacks=[ProgressCallback(console)], sample_every=250)
         m = gan.metrics
-        console.print(f"trained {m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s")
-        console.print(f"measuring quality: Inception FID/KID, {args.eval_n} generated vs {args.eval_n} test images")
+        console.print(
+            f"trained {m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s"
+        )
+        console.print(
+            f"measuring quality: Inception FID/KID, {args.eval_n} generated vs {args.eval_n} test images"
+        )
         r = evaluate_run(out, ref="fashion-mnist", split="test", n=args.eval_n, console=console)
     except GanforgeError as e:
         console.print(f"[bold red]error:[/] {e}")

@@ -53,7 +53,9 @@ def evaluate_run(
         task = progress.add_task(f"{extractor} features", total=len(real) + len(fake))
         result = image_distance(real, fake, extractor=extractor, kid=True, cache_path=cache,
                                 progress=lambda k: progress.advance(task, k))  # fmt: skip
-    result = {k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()}
+    result = {
+        k: (round(float(v), 6) if isinstance(v, (float, np.floating)) else v) for k, v in result.items()
+    }
     result |= {"reference": ref_desc, "split": split, "seed": seed}
     gan.metrics.setdefault("evaluations", {})[extractor] = result
     gan.metrics["evaluation"] = {f"{extractor} FID": result["fid"], f"{extractor} KID": result["kid"],

@@ -42,7 +42,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_tensors_atomic(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> str:
+def save_tensors_atomic(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> str:
     """Write tensors to ``path`` via temp file + fsync + rename; return the file's SHA-256."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -99,7 +101,9 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def write_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
+def write_checkpoint(
+    run_dir: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any]
+) -> Path:
     """Atomically write a training checkpoint for ``step`` and drop older ones."""
     run_dir = Path(run_dir)
     name = f"ckpt-{step:09d}.safetensors"

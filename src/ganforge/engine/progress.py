@@ -32,7 +32,9 @@ class ProgressCallback(Callback):
             console=self.console,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=self._total(trainer), completed=self._done(trainer), info="")
+        self.task = self.progress.add_task(
+            "train", total=self._total(trainer), completed=self._done(trainer), info=""
+        )
 
     @staticmethod
     def _total(trainer: Trainer) -> float:

@@ -7,10 +7,14 @@ whose state is checkpointed, so a resumed run reproduces an uninterrupted one bi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,27 @@ def _grad_norm(params: list[nn.Parameter], clip: float | None) -> float:
         return float(torch.nn.utils.clip_grad_norm_(params, clip))
     grads = [p.grad.norm() for p in params if p.grad is not None]
     return float(torch.stack(grads).norm()) if grads else 0.0
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Any]:
+    """Turn the first Ctrl-C into a request to stop after the current step (so the checkpoint holds whole
+    steps and resumes exactly); a second Ctrl-C interrupts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Trainer:
@@ -113,7 +138,11 @@ class Trainer:
         d_real, d_fake = self.D(real_aug, c), self.D(fake_aug, c)
         loss = self.loss.d_loss(d_real, d_fake)
         total = loss
-        stats = {"loss_d": float(loss.detach()), "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
+        stats = {
+            "loss_d": float(loss.detach()),
+            "d_real": float(d_real.detach().mean()),
+            "d_fake": float(d_fake.detach().mean()),
+        }
         if do_reg:
             # Lazy regularisation: a k-times stronger penalty every k steps keeps the expected strength.
             if cfg.r1_gamma > 0:
@@ -167,7 +196,9 @@ class Trainer:
         stats.update(self._g_step(real, c))
         self.step += 1
         self.images_seen += real.shape[0]
-        beta = ema_beta(real.shape[0], self.images_seen, self.config.ema_halflife_images, self.config.ema_rampup)
+        beta = ema_beta(
+            real.shape[0], self.images_seen, self.config.ema_halflife_images, self.config.ema_rampup
+        )
         update_ema(self.G_ema, self.G, beta)
         self._adapt_augment()
         stats["augment_p"] = self.augment_p
@@ -183,8 +214,11 @@ class Trainer:
         started, stopped_by = time.perf_counter(), "steps"
         seconds_before = self.train_seconds
         window_start, window_images = time.perf_counter(), 0
-        try:
+        with _deferred_interrupt() as interrupted:
             while self.step < self.config.steps:
+                if interrupted():
+                    stopped_by = "interrupt"
+                    break
                 stats = self.train_step()
                 window_images += self.config.batch_size
                 if not all(math.isfinite(v) for v in stats.values()):
@@ -204,8 +238,6 @@ class Trainer:
                 if self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds:
                     stopped_by = "time"
                     break
-        except KeyboardInterrupt:
-            stopped_by = "interrupt"
         self.train_seconds = seconds_before + time.perf_counter() - started
         self.save_checkpoint()
         for cb in self.callbacks:
@@ -287,7 +319,9 @@ class Trainer:
             torch.set_rng_state(tensors["rng.torch"])
         except (KeyError, RuntimeError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise CheckpointError(f"checkpoint in {self.run_dir} does not match this model: {first}") from None
+            raise CheckpointError(
+                f"checkpoint in {self.run_dir} does not match this model: {first}"
+            ) from None
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
         self.augment_p = float(state["augment_p"])
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
@@ -300,5 +334,7 @@ class Trainer:
         path = self.run_dir / "metrics.jsonl" if self.run_dir else None
         if path is None or not path.exists():
             return
-        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step]
+        kept = [
+            ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step
+        ]
         path.write_text("".join(ln + "\n" for ln in kept))

@@ -13,7 +13,13 @@ from .common import ClassProjection, join_class, resolution_ladder, widths_for
 
 class DCGANGenerator(nn.Module):
     def __init__(
-        self, z_dim: int, resolution: int, channels: int, num_classes: int = 0, width: int = 32, max_width: int = 256
+        self,
+        z_dim: int,
+        resolution: int,
+        channels: int,
+        num_classes: int = 0,
+        width: int = 32,
+        max_width: int = 256,
     ) -> None:
         super().__init__()
         ladder = resolution_ladder(resolution)
@@ -21,7 +27,9 @@ class DCGANGenerator(nn.Module):
         self.base, self.c0 = ladder[0], widths[0]
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         in_dim = z_dim * (2 if num_classes else 1)
-        self.fc = nn.Sequential(nn.Linear(in_dim, widths[0] * self.base**2), nn.BatchNorm1d(widths[0] * self.base**2))
+        self.fc = nn.Sequential(
+            nn.Linear(in_dim, widths[0] * self.base**2), nn.BatchNorm1d(widths[0] * self.base**2)
+        )
         layers: list[nn.Module] = [nn.ReLU()]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]

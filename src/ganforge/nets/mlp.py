@@ -9,7 +9,9 @@ from torch import nn
 class MLPGenerator(nn.Module):
     """z (+ optional condition vector) -> data vector."""
 
-    def __init__(self, z_dim: int, out_dim: int, hidden: int = 128, depth: int = 3, cond_dim: int = 0) -> None:
+    def __init__(
+        self, z_dim: int, out_dim: int, hidden: int = 128, depth: int = 3, cond_dim: int = 0
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = z_dim + cond_dim

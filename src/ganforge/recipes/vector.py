@@ -32,7 +32,13 @@ class VectorRecipe:
         return x
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "vector", "dim": self.dim, "z_dim": self.z_dim, "hidden": self.hidden, "depth": self.depth}
+        return {
+            "name": "vector",
+            "dim": self.dim,
+            "z_dim": self.z_dim,
+            "hidden": self.hidden,
+            "depth": self.depth,
+        }
 
 
 class TensorSource:
