@@ -65,6 +65,7 @@ class ImageGAN:
         z_dim: int = 64,
         max_seconds: float | None = None,
         channels: int | None = None,
+        spectral_norm: bool = False,
         **train_overrides: Any,
     ) -> None:
         settings = preset(preset_name)
@@ -79,7 +80,9 @@ class ImageGAN:
             what="training",
         )  # fmt: skip
         # Validated now, completed (channels, classes) when the data is seen.
-        self.recipe_config = ImageRecipeConfig(resolution=resolution, arch=arch, width=width, z_dim=z_dim)
+        self.recipe_config = ImageRecipeConfig(
+            resolution=resolution, arch=arch, width=width, z_dim=z_dim, spectral_norm=spectral_norm
+        )
         self.data_info: dict[str, Any] = {}
         self.G_ema: torch.nn.Module | None = None
         self.G: torch.nn.Module | None = None

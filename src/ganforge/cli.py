@@ -33,7 +33,7 @@ def train_images(
     ] = None,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
     batch: Annotated[int, typer.Option(help="Batch size.")] = 64,
-    preset: Annotated[str, typer.Option(help="default | small-data | dcgan")] = "default",
+    preset: Annotated[str, typer.Option(help="default | small-data | r3gan | dcgan")] = "default",
     arch: Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")] = None,
     width: Annotated[int, typer.Option(help="Network width (channels at full resolution).")] = 32,
     cond: Annotated[
@@ -42,6 +42,9 @@ def train_images(
     channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
+    lr_g: Annotated[float | None, typer.Option(help="Generator learning rate (default: from the preset).")] = None,
+    lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate (TTUR: may differ from G's).")] = None,
+    spectral_norm: Annotated[bool, typer.Option(help="Spectral normalisation in the discriminator.")] = False,
     sample_every: Annotated[int, typer.Option(help="Steps between sample grids.")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
     monitor_every: Annotated[
@@ -68,6 +71,8 @@ def train_images(
             resolution=resolution, conditional=cond, preset_name=preset, arch=arch, steps=steps or 2000,
             batch_size=batch, seed=seed, device=device, width=width, channels=channels,
             max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every,
+            spectral_norm=spectral_norm,
+            **{k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None},
         )  # fmt: skip
         run_dir = out
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")

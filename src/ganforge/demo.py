@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--eval-n", type=int, default=1000, help="images per side for FID/KID (default 1000)")
-    parser.add_argument("--preset", default="default", help="default | small-data | dcgan")
+    parser.add_argument("--preset", default="default", help="default | small-data | r3gan | dcgan")
     parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
     args = parser.parse_args(argv)
     console = Console(stderr=True)
