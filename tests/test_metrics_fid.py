@@ -121,6 +121,8 @@ def test_stats_save_load_round_trip(tmp_path: Path) -> None:
 def test_bad_inputs_get_clear_errors() -> None:
     with pytest.raises(ConfigError):
         get_extractor("vgg16")
+    with pytest.raises(ConfigError):
+        get_extractor("inception", input_size=128)  # Inception's input size is fixed
     ext = get_extractor("effnet-lite0", input_size=64)
     with pytest.raises(DataError):
         ext(np.zeros((2, 28, 28, 1), dtype=np.float32))

@@ -42,8 +42,12 @@ def train_images(
     channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
-    lr_g: Annotated[float | None, typer.Option(help="Generator learning rate (default: from the preset).")] = None,
-    lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate (TTUR: may differ from G's).")] = None,
+    lr_g: Annotated[
+        float | None, typer.Option(help="Generator learning rate (default: from the preset).")
+    ] = None,
+    lr_d: Annotated[
+        float | None, typer.Option(help="Discriminator learning rate (TTUR: may differ from G's).")
+    ] = None,
     spectral_norm: Annotated[bool, typer.Option(help="Spectral normalisation in the discriminator.")] = False,
     sample_every: Annotated[int, typer.Option(help="Steps between sample grids.")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,

@@ -39,7 +39,7 @@ def evaluate_run(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Compute FID and KID for ``n`` generated images and store them in config.json and card.md."""
-    from .metrics.fid import image_distance
+    from .metrics.fid import image_distance, images_key, stats_cache_dir
 
     if n < 2:
         raise ConfigError(f"-n must be >= 2 (got {n})")
@@ -48,7 +48,8 @@ def evaluate_run(
     gan = load(run)
     real, ref_desc = reference_images(gan, ref, split, n)
     fake = gan.sample(n, seed=seed)
-    cache = Path(run) / f"ref-stats-{extractor}.npz" if ref is None else None
+    # Reference features are cached by content, so any run compared with the same images reuses them.
+    cache = stats_cache_dir() / f"images-{images_key(real, extractor)}.npz"
     with Progress(console=console or Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"{extractor} features", total=len(real) + len(fake))
         result = image_distance(real, fake, extractor=extractor, kid=True, cache_path=cache,

@@ -51,7 +51,7 @@ class FeatureDistanceMonitor(Callback):
         from .metrics.fid import compute_stats
 
         self.every, self.n, self.sample_fn = every, n, sample_fn
-        self.extractor = get_extractor("effnet-lite0")
+        self.extractor = get_extractor("effnet-lite0", input_size=128)  # ~4x cheaper than 224 px
         rng = np.random.default_rng(0)
         pick = rng.choice(len(real_images), size=min(n, len(real_images)), replace=False)
         self.real_stats = compute_stats(real_images[pick], self.extractor)

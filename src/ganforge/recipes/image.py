@@ -49,8 +49,16 @@ class ImageRecipeConfig:
 # "default" puts the modern recipe (relativistic pairing loss, R1 + R2, EMA) on the light convolutional
 # net: within a CPU budget it reaches a lower distance to the data than the residual net, which needs
 # many more steps (docs/training.md has the measurements).
-_MODERN = {"loss": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1, "reg_interval": 4, "lr_g": 2e-4, "lr_d": 2e-4,
-           "betas": (0.0, 0.99), "ada_target": None}
+_MODERN = {
+    "loss": "rpgan",
+    "r1_gamma": 0.1,
+    "r2_gamma": 0.1,
+    "reg_interval": 4,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "betas": (0.0, 0.99),
+    "ada_target": None,
+}
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {"arch": "dcgan", **_MODERN},
     # Few images: stronger penalties plus adaptive differentiable augmentation against D overfitting.
