@@ -17,6 +17,9 @@ class BatchSource(Protocol):
         """Return ``(x, c)``: encoded examples and their conditioning (or None) for ``indices``."""
         ...
 
+    # Optional: ``sample(n, rng) -> (x, c)``. When a source has it, the Trainer lets the source choose
+    # each real batch (drawing only from ``rng``), e.g. to balance rare categories.
+
 
 class Recipe(Protocol):
     """A GAN for one kind of data: networks, noise and augmentation. Pure construction, no loop."""
@@ -40,3 +43,6 @@ class Recipe(Protocol):
     def describe(self) -> dict[str, Any]:
         """JSON-ready description, saved in checkpoints and config.json."""
         ...
+
+    # Optional: ``generator_penalty(fake, c) -> Tensor | None``, a recipe's own term added to the
+    # generator's loss (fake is G's output before augmentation).

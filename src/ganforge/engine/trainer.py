@@ -120,8 +120,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng)
-        x, c = self.data.get(idx)
+        if hasattr(self.data, "sample"):  # the source chooses its own rows (e.g. training-by-sampling)
+            x, c = self.data.sample(self.config.batch_size, self.rng)
+        else:
+            idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng)
+            x, c = self.data.get(idx)
         return x.to(self.device), (c.to(self.device) if c is not None else None)
 
     def _fake(self, n: int, c: torch.Tensor | None) -> torch.Tensor:
@@ -163,7 +166,8 @@ class Trainer:
         return stats
 
     def _g_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
-        fake_aug = self.recipe.augment(self._fake(real.shape[0], c), self.augment_p, self.rng)
+        fake = self._fake(real.shape[0], c)
+        fake_aug = self.recipe.augment(fake, self.augment_p, self.rng)
         d_fake = self.D(fake_aug, c)
         if self.loss.needs_real_for_g:
             with torch.no_grad():
@@ -171,6 +175,12 @@ class Trainer:
         else:
             d_real = torch.zeros_like(d_fake)
         loss = self.loss.g_loss(d_real, d_fake)
+        stats: dict[str, float] = {}
+        penalty = getattr(self.recipe, "generator_penalty", None)
+        extra = penalty(fake, c) if penalty is not None else None
+        if extra is not None:  # a recipe's own term, e.g. "generate the asked-for category"
+            stats["penalty_g"] = float(extra.detach())
+            loss = loss + extra
         self.opt_g.zero_grad(set_to_none=True)
         self.D.requires_grad_(False)  # G's loss must not leave gradients in D
         loss.backward()
@@ -178,7 +188,7 @@ class Trainer:
         grad = _grad_norm(list(self.G.parameters()), self.config.grad_clip)
         if math.isfinite(float(loss.detach())) and math.isfinite(grad):
             self.opt_g.step()
-        return {"loss_g": float(loss.detach()), "grad_g": grad}
+        return stats | {"loss_g": float(loss.detach()), "grad_g": grad}
 
     def _adapt_augment(self) -> None:
         cfg = self.config
