@@ -4,5 +4,6 @@ __version__ = "0.1.0"
 
 from .api import ImageGAN, load  # noqa: E402
 from .errors import GanforgeError  # noqa: E402
+from .tabular import TableGAN  # noqa: E402
 
-__all__ = ["ImageGAN", "load", "GanforgeError", "__version__"]
+__all__ = ["ImageGAN", "TableGAN", "load", "GanforgeError", "__version__"]

@@ -264,10 +264,15 @@ def _card(gan: ImageGAN) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
-    """Load a trained model from a run directory; tampered or corrupt files raise CheckpointError."""
+def load(run_dir: str | Path, device: str = "cpu") -> Any:
+    """Load a trained model (ImageGAN or TableGAN) from a run directory; tampered or corrupt files raise
+    CheckpointError."""
     run_dir = Path(run_dir)
     config = artifact.read_config(run_dir)
+    if config.get("kind") == "table":
+        from .tabular import load_table
+
+        return load_table(run_dir, device=device)
     if config.get("kind") != "image":
         raise CheckpointError(f"{run_dir} holds a '{config.get('kind')}' model, not an image model")
     try:

@@ -1,0 +1,355 @@
+"""Rows <-> vectors for a tabular GAN: mode-specific normalisation, point masses, one-hot categories.
+
+Every learned column becomes one or two *spans* of the encoded vector:
+
+- numeric and datetime columns: a ``tanh`` span of width 1 (the value within its mode, ``alpha``) and a
+  ``softmax`` span choosing the mode. Modes are (a) *point masses* — single values that carry a large
+  share of the column (``capital-gain == 0`` in UCI Adult is 92 % of rows), or every value when the column
+  has only a few distinct ones — decoded exactly; (b) components of a 1-D Gaussian mixture fitted to the
+  remaining values, all columns at once, by vectorised EM; (c) a *missing* mode when the column has NaNs.
+- categorical and boolean columns: one ``softmax`` span over the categories (plus *missing* when needed).
+  Very rare categories of a high-cardinality column share one *other* slot, decoded by drawing from their
+  observed distribution.
+
+ID-like and constant columns are not learned: they are re-created on decode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .tables import (
+    ColumnMeta,
+    TableMetadata,
+    categories_to_column,
+    column_to_float,
+    float_to_column,
+    generate_ids,
+    restore_dtypes,
+)
+
+ALPHA_SCALE = 4.0  # alpha = (x - mu) / (4 sigma), as in mode-specific normalisation
+
+
+@dataclass
+class Span:
+    """One slice of the encoded vector: ``activation`` is "tanh" (alpha) or "softmax" (a choice)."""
+
+    column: str
+    start: int
+    size: int
+    activation: str
+    role: str  # "alpha" | "mode" | "category"
+
+
+@dataclass
+class ColumnCodec:
+    """How one column is encoded; JSON-ready."""
+
+    name: str
+    kind: str
+    # numeric / datetime
+    points: list[float] = field(default_factory=list)  # exact values decoded as themselves
+    means: list[float] = field(default_factory=list)  # Gaussian mixture components
+    stds: list[float] = field(default_factory=list)
+    # categorical / boolean: indices into ColumnMeta.categories kept as their own slot
+    kept: list[int] = field(default_factory=list)
+    other: list[int] = field(default_factory=list)  # rare categories sharing the "other" slot
+    other_p: list[float] = field(default_factory=list)  # their relative frequencies
+    missing: bool = False  # a slot for NaN
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("numeric", "datetime")
+
+    @property
+    def n_choices(self) -> int:
+        if self.numeric:
+            return len(self.points) + len(self.means) + int(self.missing)
+        return len(self.kept) + int(bool(self.other)) + int(self.missing)
+
+
+def fit_gmm(
+    columns: list[np.ndarray], max_modes: int, iters: int = 60, min_weight: float = 0.005
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """1-D Gaussian mixtures for several columns at once by EM on a padded (columns, values) array.
+
+    Returns (means, stds) per column, components with weight below ``min_weight`` dropped.
+    """
+    if not columns:
+        return []
+    n = max(len(c) for c in columns)
+    x = np.zeros((len(columns), n))
+    valid = np.zeros((len(columns), n), dtype=bool)
+    for i, c in enumerate(columns):
+        x[i, : len(c)], valid[i, : len(c)] = c, True
+    k = max_modes
+    qs = np.linspace(0.5 / k, 1 - 0.5 / k, k)
+    mu = np.stack([np.quantile(c, qs) if len(c) else np.zeros(k) for c in columns])  # (C, K)
+    spread = np.array([max(np.std(c), 1e-6) if len(c) else 1.0 for c in columns])
+    floor = (spread * 1e-3)[:, None]
+    sd = np.repeat(spread[:, None] / k, k, axis=1)
+    w = np.full_like(mu, 1.0 / k)
+    xv = x[:, :, None]  # (C, N, 1)
+    for _ in range(iters):
+        logp = (
+            -0.5 * ((xv - mu[:, None, :]) / sd[:, None, :]) ** 2
+            - np.log(sd[:, None, :])
+            + np.log(w[:, None, :])
+        )
+        logp -= logp.max(axis=2, keepdims=True)
+        r = np.exp(logp)
+        r /= r.sum(axis=2, keepdims=True)
+        r *= valid[:, :, None]
+        nk = r.sum(axis=1) + 1e-12  # (C, K)
+        mu = (r * xv).sum(axis=1) / nk
+        sd = np.sqrt((r * (xv - mu[:, None, :]) ** 2).sum(axis=1) / nk)
+        sd = np.maximum(sd, floor)
+        w = nk / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    out = []
+    for i in range(len(columns)):
+        keep = w[i] >= min_weight
+        if not keep.any():
+            keep = w[i] == w[i].max()
+        order = np.argsort(mu[i][keep])
+        out.append((mu[i][keep][order], sd[i][keep][order]))
+    return out
+
+
+class TableCodec:
+    """``TableCodec.fit(df, meta)``; ``encode(df)`` -> float32 array; ``decode(array, rng)`` -> DataFrame."""
+
+    def __init__(self, meta: TableMetadata, columns: list[ColumnCodec]) -> None:
+        self.meta = meta
+        self.columns = columns
+        self.spans: list[Span] = []
+        pos = 0
+        for col in columns:
+            if col.numeric:
+                self.spans.append(Span(col.name, pos, 1, "tanh", "alpha"))
+                pos += 1
+                self.spans.append(Span(col.name, pos, col.n_choices, "softmax", "mode"))
+            else:
+                self.spans.append(Span(col.name, pos, col.n_choices, "softmax", "category"))
+            pos += col.n_choices
+        self.dim = pos
+        self._by_name = {c.name: c for c in columns}
+
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit(
+        cls,
+        df: pd.DataFrame,
+        meta: TableMetadata,
+        max_modes: int = 10,
+        max_points: int = 12,
+        point_share: float = 0.02,
+        discrete_max: int = 30,
+        max_categories: int = 100,
+        min_category_share: float = 1e-3,
+        fit_rows: int = 20_000,
+        seed: int = 0,
+    ) -> TableCodec:
+        """Learn the encoding from ``df``; only ``fit_rows`` sampled rows feed the mixture fits."""
+        rng = np.random.default_rng(seed)
+        codecs: list[ColumnCodec] = []
+        gmm_inputs: list[np.ndarray] = []
+        gmm_owner: list[ColumnCodec] = []
+        for m in meta.columns:
+            if m.kind in ("id", "constant"):
+                continue
+            col = ColumnCodec(m.name, m.kind, missing=m.nan_rate > 0)
+            if col.numeric:
+                v = column_to_float(df[m.name], m)
+                v = v[~np.isnan(v)]
+                values, counts = np.unique(v, return_counts=True)
+                if len(values) <= discrete_max:
+                    col.points = values.tolist()
+                else:
+                    share = counts / len(v)
+                    big = np.argsort(-share)[:max_points]
+                    big = big[share[big] >= point_share]
+                    col.points = np.sort(values[big]).tolist()
+                    rest = v[~np.isin(v, values[big])]
+                    if len(rest) > fit_rows:
+                        rest = rng.choice(rest, fit_rows, replace=False)
+                    gmm_inputs.append(rest)
+                    gmm_owner.append(col)
+            else:
+                freq = np.asarray(m.frequencies or [], dtype=float)
+                order = np.argsort(-freq, kind="stable")
+                kept = [int(i) for i in order[:max_categories] if freq[i] >= min_category_share]
+                if not kept:
+                    kept = [int(order[0])]
+                other = [int(i) for i in order if int(i) not in set(kept)]
+                col.kept, col.other = kept, other
+                if other:
+                    p = freq[other]
+                    col.other_p = (p / p.sum()).tolist()
+            codecs.append(col)
+        for col, (mu, sd) in zip(gmm_owner, fit_gmm(gmm_inputs, max_modes), strict=True):
+            col.means, col.stds = mu.tolist(), sd.tolist()
+        if not codecs:
+            raise ConfigError("the table has no column to learn (only IDs and constants)")
+        return cls(meta, codecs)
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, df: pd.DataFrame, seed: int = 0) -> np.ndarray:
+        """Rows -> float32 (n, dim). A value inside a mixture is assigned a mode drawn from its posterior."""
+        rng = np.random.default_rng(seed)
+        n = len(df)
+        out = np.zeros((n, self.dim), dtype=np.float32)
+        for span, col in self._iter_spans():
+            m = self.meta[col.name]
+            if col.numeric:
+                span_a, span_m = self._numeric_spans(col.name)
+                choice, alpha = self._numeric_modes(col, column_to_float(df[col.name], m), rng)
+                out[np.arange(n), span_m.start + choice] = 1.0
+                out[:, span_a.start] = alpha
+            else:
+                out[np.arange(n), span.start + self.category_slots(col, df[col.name], m)] = 1.0
+        return out
+
+    def _iter_spans(self) -> list[tuple[Span, ColumnCodec]]:
+        seen, pairs = set(), []
+        for s in self.spans:
+            if s.column not in seen:
+                seen.add(s.column)
+                pairs.append((s, self._by_name[s.column]))
+        return pairs
+
+    def _numeric_spans(self, name: str) -> tuple[Span, Span]:
+        a, m = (s for s in self.spans if s.column == name)
+        return a, m
+
+    def _numeric_modes(
+        self, col: ColumnCodec, v: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(v)
+        choice = np.zeros(n, dtype=np.int64)
+        alpha = np.zeros(n, dtype=np.float32)
+        nan = np.isnan(v)
+        n_points, n_gauss = len(col.points), len(col.means)
+        if col.missing:
+            choice[nan] = n_points + n_gauss
+        points = np.asarray(col.points)
+        is_point = np.zeros(n, dtype=bool)
+        if n_points:
+            idx = np.clip(np.searchsorted(points, v), 0, n_points - 1)
+            is_point = ~nan & (points[idx] == v)
+            choice[is_point] = idx[is_point]
+        rest = ~nan & ~is_point
+        if rest.any():
+            if n_gauss == 0:  # a value unseen at fit time on a purely discrete column: nearest point
+                idx = np.abs(v[rest, None] - points[None, :]).argmin(axis=1)
+                choice[rest] = idx
+            else:
+                mu, sd = np.asarray(col.means), np.asarray(col.stds)
+                x = v[rest, None]
+                logp = -0.5 * ((x - mu) / sd) ** 2 - np.log(sd)
+                p = np.exp(logp - logp.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                k = (p.cumsum(axis=1) < rng.random((len(x), 1))).sum(axis=1).clip(0, n_gauss - 1)
+                choice[rest] = n_points + k
+                alpha[rest] = np.clip((v[rest] - mu[k]) / (ALPHA_SCALE * sd[k]), -0.99, 0.99)
+        return choice, alpha
+
+    def category_slots(self, col: ColumnCodec, series: pd.Series, m: ColumnMeta) -> np.ndarray:
+        """Slot index per value: kept categories, then "other", then "missing"."""
+        cats = m.categories or []
+        codes = pd.Categorical(series, categories=cats).codes.astype(np.int64)
+        if (codes < 0).any():  # dtypes may differ from the stored categories (e.g. "1" vs 1): match as text
+            text = pd.Categorical(series.astype(str), categories=[str(c) for c in cats]).codes
+            codes = np.where(codes < 0, text, codes)
+        codes = np.where(series.isna().to_numpy(), -2, codes)
+        slot_of = np.full(len(cats), len(col.kept), dtype=np.int64)  # rare -> "other"
+        slot_of[col.kept] = np.arange(len(col.kept))
+        slots = np.where(codes >= 0, slot_of[np.maximum(codes, 0)], len(col.kept))
+        if col.missing:
+            slots = np.where(codes == -2, col.n_choices - 1, slots)
+        return slots
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, x: np.ndarray, rng: np.random.Generator, id_start: int = 0) -> pd.DataFrame:
+        """Float array (n, dim) -> DataFrame in the original column order and dtypes."""
+        n = x.shape[0]
+        cols: dict[str, pd.Series] = {}
+        for span, col in self._iter_spans():
+            m = self.meta[col.name]
+            if col.numeric:
+                span_a, span_m = self._numeric_spans(col.name)
+                choice = x[:, span_m.start : span_m.start + span_m.size].argmax(axis=1)
+                alpha = np.clip(x[:, span_a.start].astype(np.float64), -1, 1)
+                n_points, n_gauss = len(col.points), len(col.means)
+                v = np.full(n, np.nan)
+                if n_points:
+                    pt = choice < n_points
+                    v[pt] = np.asarray(col.points)[choice[pt]]
+                if n_gauss:
+                    g = (choice >= n_points) & (choice < n_points + n_gauss)
+                    k = choice[g] - n_points
+                    v[g] = np.asarray(col.means)[k] + alpha[g] * ALPHA_SCALE * np.asarray(col.stds)[k]
+                cols[col.name] = float_to_column(v, m)
+            else:
+                slot = x[:, span.start : span.start + span.size].argmax(axis=1)
+                codes = np.full(n, -1, dtype=np.int64)
+                kept = slot < len(col.kept)
+                codes[kept] = np.asarray(col.kept, dtype=np.int64)[slot[kept]]
+                if col.other:
+                    oth = slot == len(col.kept)
+                    codes[oth] = rng.choice(np.asarray(col.other), size=int(oth.sum()), p=col.other_p)
+                cols[col.name] = categories_to_column(codes, m)
+        for m in self.meta.columns:
+            if m.kind == "id":
+                cols[m.name] = generate_ids(m, n, start=id_start)
+            elif m.kind == "constant":
+                cols[m.name] = _constant(m, n, rng)
+        df = pd.DataFrame({m.name: cols[m.name].reset_index(drop=True) for m in self.meta.columns})
+        return restore_dtypes(df, self.meta)
+
+    # ------------------------------------------------------------------ conditions
+    def discrete_spans(self) -> list[tuple[Span, ColumnCodec]]:
+        """Spans a conditional vector can fix: every choice — the category of a categorical or boolean
+        column, and the mode of a numeric one (so rare modes, such as the non-zero values of a mostly-zero
+        column, are trained as often as rare categories)."""
+        return [(s, self._by_name[s.column]) for s in self.spans if s.activation == "softmax" and s.size > 1]
+
+    def slot_of_value(self, name: str, value: Any) -> tuple[Span, int]:
+        """The (span, slot) that decodes to ``value`` of categorical column ``name``."""
+        if name not in self._by_name:
+            raise ConfigError(f"cannot condition on {name!r}: not a learned column")
+        col, m = self._by_name[name], self.meta[name]
+        if col.numeric:
+            raise ConfigError(
+                f"cannot condition on numeric column {name!r} by value; give a (low, high) range"
+            )
+        span = next(s for s in self.spans if s.column == name)
+        cats = m.categories or []
+        matches = [i for i, c in enumerate(cats) if c == value or str(c) == str(value)]
+        if not matches:
+            shown = ", ".join(repr(c) for c in cats[:8]) + (" …" if len(cats) > 8 else "")
+            raise ConfigError(f"unknown value {value!r} for column {name!r} (seen: {shown})")
+        i = matches[0]
+        if i not in col.kept:
+            raise ConfigError(f"value {value!r} of column {name!r} is too rare to condition on")
+        return span, col.kept.index(i)
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return {"meta": self.meta.to_dict(), "columns": [asdict(c) for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TableCodec:
+        return cls(TableMetadata.from_dict(d["meta"]), [ColumnCodec(**c) for c in d["columns"]])
+
+
+def _constant(m: ColumnMeta, n: int, rng: np.random.Generator) -> pd.Series:
+    s = pd.Series([m.value] * n, dtype=object)
+    if m.nan_rate > 0:
+        s[rng.random(n) < m.nan_rate] = None
+    return s

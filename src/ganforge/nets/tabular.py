@@ -1,0 +1,81 @@
+"""Networks for rows of a table: a residual MLP generator with per-span output activations and a
+"packed" MLP discriminator that judges ``pac`` rows at once (PacGAN), which penalises mode collapse."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Residual(nn.Module):
+    """``[relu(bn(fc(x))), x]``: each block widens the input, so later layers still see the noise."""
+
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__()
+        self.fc, self.bn = nn.Linear(i, o), nn.BatchNorm1d(o)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class TableGenerator(nn.Module):
+    """G(z, cond) -> encoded row: tanh on value spans, (Gumbel-)softmax on choice spans.
+
+    While training, choice spans use a Gumbel-softmax with temperature ``tau`` (nearly one-hot, like real
+    rows, yet differentiable); in eval mode a plain softmax, whose argmax decodes the row.
+    """
+
+    def __init__(
+        self,
+        z_dim: int,
+        cond_dim: int,
+        hidden: tuple[int, ...],
+        spans: list[tuple[int, int, str]],
+        tau: float,
+    ) -> None:
+        super().__init__()
+        blocks, width = [], z_dim + cond_dim
+        for h in hidden:
+            blocks.append(Residual(width, h))
+            width += h
+        self.body = nn.Sequential(*blocks)
+        self.out = nn.Linear(width, sum(s for _, s, _ in spans))
+        self.spans, self.tau, self.cond_dim = [tuple(s) for s in spans], tau, cond_dim
+        self.tanh_idx = [a for a, _, act in spans if act == "tanh"]
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        h = self.out(self.body(torch.cat([z, c], dim=1) if c is not None else z))
+        parts = []
+        for start, size, act in self.spans:
+            x = h[:, start : start + size]
+            if act == "tanh":
+                parts.append(torch.tanh(x))
+            elif self.training:
+                parts.append(F.gumbel_softmax(x, tau=self.tau, hard=False))
+            else:
+                parts.append(torch.softmax(x, dim=1))
+        return torch.cat(parts, dim=1)
+
+
+class TableDiscriminator(nn.Module):
+    """D(rows, cond) -> one logit per pack of ``pac`` rows (the batch must be a multiple of ``pac``)."""
+
+    def __init__(
+        self, data_dim: int, cond_dim: int, hidden: tuple[int, ...], pac: int, dropout: float
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = (data_dim + cond_dim) * pac
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net, self.pac = nn.Sequential(*layers), pac
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        if c is not None:
+            x = torch.cat([x, c], dim=1)
+        if x.shape[0] % self.pac:
+            raise ValueError(f"batch of {x.shape[0]} rows is not a multiple of pac={self.pac}")
+        return self.net(x.reshape(x.shape[0] // self.pac, -1)).squeeze(1)

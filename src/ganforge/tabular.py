@@ -1,0 +1,415 @@
+"""The table API: ``TableGAN().fit(df)``, ``.sample(n, conditions=...)``, ``.sample_to_file(...)``, ``.save``.
+
+Training goes through the one engine (``Trainer``) with the table recipe; this module only prepares the
+data (metadata, codec), turns generated vectors back into rows and writes the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import artifact
+from .api import _prepare_out_dir
+from .config import TrainConfig, from_dict, write_json
+from .data.table_codec import TableCodec
+from .data.tables import TableMetadata, infer_metadata, read_table
+from .engine import checkpoint as ckpt
+from .engine.callbacks import Callback
+from .engine.trainer import Trainer, resolve_device
+from .errors import CheckpointError, ConfigError, DataError
+from .recipes.table import TableRecipe, TableRecipeConfig, TableSource
+
+# Training settings that suit tables: non-saturating loss with a light R1 penalty on the packed
+# discriminator, TTUR-free Adam as CTGAN uses, EMA of the generator over the last ~100k rows.
+TABLE_TRAIN_DEFAULTS: dict[str, Any] = {
+    "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9), "r1_gamma": 0.0, "r2_gamma": 0.0,
+    "reg_interval": 1, "ema_halflife_images": 0.0, "grad_clip": 100.0, "log_every": 20,
+}  # fmt: skip
+DEFAULT_EPOCHS = 100
+
+
+def table_fingerprint(df: pd.DataFrame) -> str:
+    """Content hash of a table (values and column names), so a resume refuses different data."""
+    h = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    import hashlib
+
+    d = hashlib.sha1(h.tobytes())
+    d.update("\x1f".join(map(str, df.columns)).encode())
+    return d.hexdigest()
+
+
+def as_frame(data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
+    """A DataFrame and a description of where it came from."""
+    if isinstance(data, pd.DataFrame):
+        if data.shape[0] == 0 or data.shape[1] == 0:
+            raise DataError("the table is empty (no rows or no columns)")
+        return data.reset_index(drop=True), "DataFrame"
+    return read_table(data), str(Path(data).resolve())
+
+
+class TableGAN:
+    """A tabular GAN: ``TableGAN(epochs=100).fit(df)``, then ``sample(n, conditions={"income": ">50K"})``."""
+
+    def __init__(
+        self,
+        epochs: float | None = None,
+        steps: int | None = None,
+        minutes: float | None = None,
+        batch_size: int = 500,
+        pac: int = 10,
+        seed: int = 0,
+        device: str = "auto",
+        metadata: dict[str, Any] | None = None,
+        z_dim: int = 128,
+        hidden: tuple[int, ...] = (256, 256),
+        **train_overrides: Any,
+    ) -> None:
+        if batch_size % pac:
+            raise ConfigError(f"batch size ({batch_size}) must be a multiple of pac ({pac})")
+        if epochs is not None and steps is not None:
+            raise ConfigError("give epochs or steps, not both")
+        if epochs is not None and epochs <= 0:
+            raise ConfigError(f"epochs must be > 0 (got {epochs})")
+        self.epochs = epochs if (epochs is not None or steps is not None or minutes) else DEFAULT_EPOCHS
+        self.steps = steps
+        settings = TABLE_TRAIN_DEFAULTS | train_overrides
+        self.train_config = from_dict(
+            TrainConfig,
+            {**settings, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": minutes * 60 if minutes else None},
+            what="training",
+        )  # fmt: skip
+        self.recipe_config = TableRecipeConfig(
+            z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac
+        )
+        self.metadata_overrides = metadata
+        self.codec: TableCodec | None = None
+        self.G: torch.nn.Module | None = None
+        self.D: torch.nn.Module | None = None
+        self.G_ema: torch.nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.data_info: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self.run_dir: Path | None = None
+
+    @property
+    def metadata(self) -> TableMetadata:
+        if self.codec is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        return self.codec.meta
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: pd.DataFrame | str | Path,
+        out: str | Path | None = None,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+    ) -> TableGAN:
+        """Train on a DataFrame or a CSV/Parquet file; with ``out`` the run is saved there."""
+        df, source = as_frame(data)
+        fp = table_fingerprint(df)
+        run_dir = _prepare_out_dir(Path(out), resume) if out is not None else None
+        if resume:
+            saved = self._check_resumable(run_dir, fp)
+            self.codec = TableCodec.from_dict(saved["codec"])
+        else:
+            meta = infer_metadata(df, self.metadata_overrides)
+            self.codec = TableCodec.fit(df, meta, seed=self.train_config.seed)
+        codec = self.codec
+        x = codec.encode(df, seed=self.train_config.seed)
+        cond_spans = [(s.start, s.size) for s, _ in codec.discrete_spans()]
+        self.recipe_config = replace(
+            self.recipe_config, data_dim=codec.dim, spans=[(s.start, s.size, s.activation) for s in codec.spans],
+            cond_spans=cond_spans,
+        )  # fmt: skip
+        if self.steps is None and self.epochs is not None:
+            per_epoch = len(df) / self.train_config.batch_size
+            self.train_config = replace(self.train_config, steps=max(1, math.ceil(self.epochs * per_epoch)))
+        elif self.steps is None:  # time budget only
+            self.train_config = replace(self.train_config, steps=10**9)
+        self.data_info = {"source": source, "rows": len(df), "columns": df.shape[1], "fingerprint": fp}
+        source = TableSource(x, cond_spans)
+        if cond_spans:
+            freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
+            self.recipe_config = replace(self.recipe_config, cond_freq=freq)
+        trainer = Trainer(
+            TableRecipe(self.recipe_config), source, self.train_config,
+            run_dir=run_dir, callbacks=list(callbacks or []),
+        )  # fmt: skip
+        self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
+        self.run_dir = run_dir
+        if run_dir is not None and not resume:
+            write_json(run_dir / artifact.CONFIG, self._config_dict())
+        result = trainer.fit(resume=resume)
+        self.metrics.update(
+            steps=result.steps, rows_seen=result.images_seen, epochs=round(result.images_seen / len(df), 2),
+            train_seconds=round(result.seconds, 1), stopped_by=result.stopped_by,
+        )  # fmt: skip
+        if run_dir is not None:
+            self.save(run_dir)
+        return self
+
+    def _check_resumable(self, run_dir: Path | None, fp: str) -> dict[str, Any]:
+        if run_dir is None or not ckpt.has_checkpoint(run_dir):
+            raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+        saved = artifact.read_config(run_dir)
+        if saved.get("data", {}).get("fingerprint") != fp:
+            raise DataError(f"{run_dir} was trained on a different table; resume needs the same data")
+        return saved
+
+    # ------------------------------------------------------------------ sampling
+    def _slot_probs(self) -> list[np.ndarray]:
+        """Real share of each slot of each conditional span (categories are asked for at this rate)."""
+        return [np.asarray(p, dtype=float) / max(sum(p), 1e-12) for p in self.recipe_config.cond_freq]
+
+    @torch.no_grad()
+    def _generate(self, n: int, gen: torch.Generator, fixed: tuple[int, int] | None) -> np.ndarray:
+        """``n`` encoded rows from the generator; ``fixed`` = (conditional column, slot) to ask for."""
+        rc = self.recipe_config
+        z = torch.randn(n, rc.z_dim, generator=gen)
+        c = None
+        if rc.cond_spans:
+            sizes = [s for _, s in rc.cond_spans]
+            offsets = np.cumsum([0] + sizes)[:-1]
+            if fixed is not None:
+                col = torch.full((n,), fixed[0], dtype=torch.long)
+                cat = torch.full((n,), fixed[1], dtype=torch.long)
+            else:
+                probs = torch.zeros(len(sizes), max(sizes), dtype=torch.float64)
+                for j, p in enumerate(self._slot_probs()):
+                    probs[j, : len(p)] = torch.from_numpy(p)
+                col = torch.randint(len(sizes), (n,), generator=gen)
+                cat = torch.multinomial(probs[col], 1, generator=gen).squeeze(1)
+            c = torch.zeros(n, sum(sizes))
+            c[torch.arange(n), torch.as_tensor(offsets)[col] + cat] = 1.0
+            c = c.to(self.device)
+        return self.G_ema.eval()(z.to(self.device), c).float().cpu().numpy()
+
+    def _parse_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
+        """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
+        if not conditions:
+            return None, []
+        meta = self.metadata
+        fixed, filters, best = None, [], None
+        for name, want in conditions.items():
+            if name not in meta.names():
+                raise ConfigError(
+                    f"unknown column {name!r} in conditions (columns: {', '.join(meta.names())})"
+                )
+            m = meta[name]
+            if m.kind in ("id", "constant"):
+                raise ConfigError(f"cannot condition on {m.kind} column {name!r}")
+            if m.kind in ("numeric", "datetime"):
+                if isinstance(want, (tuple, list)) and len(want) == 2:
+                    lo, hi = want
+                    if lo is not None and hi is not None and lo > hi:
+                        raise ConfigError(f"empty range for {name!r}: {lo} > {hi}")
+                    filters.append((name, "range", (lo, hi)))
+                elif np.isscalar(want):
+                    filters.append((name, "eq", want))
+                else:
+                    raise ConfigError(f"condition for numeric column {name!r} must be a value or (low, high)")
+                continue
+            span, slot = self.codec.slot_of_value(name, want)
+            filters.append((name, "eq", _match_value(meta[name].categories, want)))
+            j = next(i for i, (sp, _) in enumerate(self.codec.discrete_spans()) if sp.start == span.start)
+            share = self._slot_probs()[j][slot]
+            if best is None or share < best:  # ask the generator for the rarest condition, filter the rest
+                best, fixed = share, (j, slot)
+        return fixed, filters
+
+    def _rows(
+        self, n: int, seed: int | None, conditions: dict[str, Any] | None, chunk: int
+    ) -> Iterator[pd.DataFrame]:
+        if self.G_ema is None or self.codec is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"n must be a positive integer (got {n})")
+        fixed, filters = self._parse_conditions(conditions)
+        seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
+        gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+        made, tried, id_start = 0, 0, 0
+        limit = max(200_000, 100 * n) if filters else n
+        while made < n:
+            want = min(chunk, n - made) if not filters else chunk
+            df = self.codec.decode(self._generate(want, gen, fixed), rng, id_start=id_start)
+            id_start += want
+            tried += want
+            if filters:
+                df = df[_apply_filters(df, filters)].head(n - made).reset_index(drop=True)
+            if len(df):
+                made += len(df)
+                yield df
+            if made < n and tried >= limit:
+                raise ConfigError(
+                    f"only {made} of {tried:,} generated rows met the conditions {conditions}; "
+                    "they are too rare for this model"
+                )
+
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: dict[str, Any] | None = None,
+        chunk_rows: int = 100_000,
+    ) -> pd.DataFrame:
+        """``n`` synthetic rows as a DataFrame with the training table's columns and dtypes.
+
+        ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
+        None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
+        """
+        from .data.tables import restore_dtypes
+
+        parts = list(self._rows(n, seed, conditions, chunk_rows))
+        return restore_dtypes(pd.concat(parts, ignore_index=True), self.metadata)
+
+    def sample_to_file(
+        self, n: int, path: str | Path, seed: int | None = None, conditions: dict[str, Any] | None = None,
+        chunk_rows: int = 100_000,
+    ) -> Path:  # fmt: skip
+        """Stream ``n`` rows to a .parquet or .csv file chunk by chunk (memory stays flat in ``n``)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        kind = path.suffix.lower()
+        if kind not in (".parquet", ".pq", ".csv"):
+            raise ConfigError(f"output must end in .parquet or .csv (got {path.name})")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".partial")
+            writer = None
+            with open(tmp, "wb") as fh:
+                for i, df in enumerate(self._rows(n, seed, conditions, chunk_rows)):
+                    if kind == ".csv":
+                        df.to_csv(fh, header=i == 0, index=False)
+                    else:
+                        table = pa.Table.from_pandas(df, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(fh, table.schema)
+                        writer.write_table(table.cast(writer.schema))
+                if writer is not None:
+                    writer.close()
+            tmp.replace(path)
+        except OSError as e:
+            raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+        return path
+
+    # ------------------------------------------------------------------ persistence
+    def _config_dict(self) -> dict[str, Any]:
+        rc = asdict(self.recipe_config)
+        return {
+            "kind": "table",
+            "recipe": rc,
+            "train": asdict(self.train_config),
+            "codec": self.codec.to_dict() if self.codec else None,
+            "data": self.data_info,
+            "metrics": self.metrics,
+        }
+
+    def save(self, out: str | Path) -> Path:
+        """Write model.safetensors, config.json and card.md to ``out``."""
+        if self.G_ema is None:
+            raise ConfigError("nothing to save: the model is not trained yet")
+        out = _prepare_out_dir(Path(out), resume=True)
+        modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
+        artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self._config_dict())
+        artifact.write_card(out, _card(self))
+        return out
+
+
+def _match_value(categories: list | None, want: Any) -> Any:
+    for c in categories or []:
+        if c == want or str(c) == str(want):
+            return c
+    return want
+
+
+def _apply_filters(df: pd.DataFrame, filters: list) -> np.ndarray:
+    keep = np.ones(len(df), dtype=bool)
+    for name, op, arg in filters:
+        col = df[name]
+        if op == "eq":
+            keep &= (col == arg).to_numpy(dtype=bool, na_value=False)
+        else:
+            lo, hi = arg
+            if lo is not None:
+                keep &= (col >= lo).to_numpy(dtype=bool, na_value=False)
+            if hi is not None:
+                keep &= (col <= hi).to_numpy(dtype=bool, na_value=False)
+    return keep
+
+
+def _card(gan: TableGAN) -> dict[str, Any]:
+    meta = gan.metadata
+    kinds: dict[str, int] = {}
+    for m in meta.columns:
+        kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    return {
+        "Model": {"kind": "table GAN", "encoded width": gan.recipe_config.data_dim, "pac": gan.recipe_config.pac,
+                  "conditional columns": len(gan.recipe_config.cond_spans)},
+        "Data": gan.data_info | {"column kinds": kinds},
+        "Training": {k: v for k, v in gan.metrics.items() if k != "evaluation"},
+        "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN --real DATA`"),
+        "Intended use": "Synthetic rows for testing, sharing and prototyping. Rows are synthetic and must be "
+        "labelled as such. Without differential privacy a GAN can leak facts about rare training rows; "
+        "check the identical-row share before sharing.",
+    }  # fmt: skip
+
+
+def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
+    """Load a trained table model; tampered or corrupt files raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config = artifact.read_config(run_dir)
+    try:
+        rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+        rc = replace(rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
+                     g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))  # fmt: skip
+        tc = from_dict(TrainConfig, config["train"], what="training")
+        codec = TableCodec.from_dict(config["codec"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
+    gan = TableGAN.__new__(TableGAN)
+    gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
+    gan.epochs, gan.steps, gan.metadata_overrides = None, tc.steps, None
+    gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
+    gan.device = resolve_device(device)
+    weights = artifact.load_module_weights(run_dir, config)
+    recipe = TableRecipe(rc)
+    gan.G, gan.D, gan.G_ema = recipe.build_generator(), recipe.build_discriminator(), recipe.build_generator()
+    for name in ("G", "D", "G_ema"):
+        module = getattr(gan, name)
+        artifact.load_state(module, weights.get(name), name, run_dir)
+        module.to(gan.device).eval()
+    return gan
+
+
+def resume_table(
+    run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
+) -> TableGAN:
+    """A TableGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
+    config = artifact.read_config(Path(run_dir))
+    if not ckpt.has_checkpoint(Path(run_dir)):
+        raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+    train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
+    train |= {"device": device} if device is not None else {}
+    train |= {"max_seconds": minutes * 60} if minutes is not None else {}
+    gan = TableGAN.__new__(TableGAN)
+    gan.train_config = from_dict(TrainConfig, train, what="training")
+    rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+    gan.recipe_config = replace(rc, g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))
+    gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
+    gan.codec, gan.G = None, None
+    gan.D = gan.G_ema = None
+    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
+    gan.device = torch.device("cpu")
+    return gan
