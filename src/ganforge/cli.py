@@ -1,4 +1,4 @@
-"""The ``ganforge`` command line: train, sample, interpolate, evaluate, datasets.
+"""The ``ganforge`` command line: train (images, table), sample, interpolate, evaluate, datasets.
 
 Errors a user can fix print as one red line and exit with status 1 — never a traceback.
 """
@@ -97,22 +97,107 @@ def train_images(
     )
 
 
+@train_app.command("table")
+def train_table(
+    data: Annotated[Path, typer.Argument(help="A .csv, .tsv or .parquet table.")],
+    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the table (default 100).")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
+    batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
+    pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,
+    metadata: Annotated[
+        Path | None, typer.Option(help="JSON overriding detected column kinds, e.g. {\"zip\": {\"kind\": \"categorical\"}}.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
+    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+) -> None:
+    """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
+    from .data.tables import infer_metadata, read_metadata_overrides, read_table
+    from .engine.progress import ProgressCallback
+    from .tabular import TableGAN, resume_table
+
+    df = read_table(data)
+    if target is not None and target not in df.columns:
+        raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(df.columns)})")
+    if resume is not None:
+        if out is not None and Path(out).resolve() != Path(resume).resolve():
+            raise GanforgeError("--resume continues in its own directory; leave out --out")
+        steps = None
+        if epochs is not None:
+            steps = max(1, -(-int(epochs * len(df)) // batch))
+        gan = resume_table(resume, steps=steps, device=device, minutes=minutes)
+        run_dir = Path(resume)
+    else:
+        if out is None:
+            raise GanforgeError("--out is required (the run directory to create)")
+        overrides = read_metadata_overrides(metadata) if metadata is not None else None
+        gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
+                       metadata=overrides, checkpoint_every=checkpoint_every)  # fmt: skip
+        console.print(infer_metadata(df, overrides).summary(), highlight=False)
+        run_dir = out
+    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({len(df):,} rows) -> {run_dir}")
+    gan.fit(df, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console, unit="rows")],
+            source=str(Path(data).resolve()), target=target)  # fmt: skip
+    m = gan.metrics
+    console.print(
+        f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows) in {m['train_seconds']:.0f} s "
+        f"({m['stopped_by']})"
+    )
+    if m["stopped_by"] == "interrupt":
+        console.print(
+            f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train table {data} --resume {run_dir}"
+        )
+        raise typer.Exit(130)
+    console.print(f"run directory: [bold]{run_dir}[/]")
+    console.print(
+        f"next: ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
+        f"ganforge evaluate {run_dir} --real {data}"
+    )
+
+
 @app.command()
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
-    out: Annotated[Path, typer.Option(help="Output folder (or .png file with --grid).")],
-    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    out: Annotated[
+        Path, typer.Option(help="Images: a folder (or .png with --grid). Tables: a .parquet or .csv file.")
+    ],
+    n: Annotated[
+        int | None, typer.Option("-n", help="How many (default: 64 images / as many rows as the training table).")
+    ] = None,
     klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same images).")] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", "-c", help="Tables: COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
 ) -> None:
-    """Generate images from a trained run."""
+    """Generate images or table rows from a trained run (tables stream to disk in chunks)."""
+    from . import artifact
     from .api import load
     from .data.images import save_grid, to_pil
 
-    gan = load(run, device=device)
-    images = gan.sample(n, labels=klass, seed=seed)
+    if n is not None and n < 1:
+        raise GanforgeError(f"-n must be >= 1 (got {n})")
+    kind = artifact.read_config(run).get("kind")
+    model = load(run, device=device)
+    if kind == "table":
+        if klass is not None or grid:
+            raise GanforgeError("--class and --grid are for image models; use --condition for tables")
+        rows = n or int(model.data_info.get("rows", 1000))
+        path = model.sample_to_file(rows, out, seed=seed, conditions=parse_conditions(condition or []))
+        out_console.print(f"wrote {rows:,} synthetic rows to {path}")
+        return
+    if condition:
+        raise GanforgeError("--condition is for table models; use --class for images")
+    n = n or 64
+    images = model.sample(n, labels=klass, seed=seed)
     if grid:
         path = out if out.suffix.lower() == ".png" else out / "grid.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +208,35 @@ def sample(
             to_pil(im).save(out / f"{i:06d}.png")
         path = out
     out_console.print(f"wrote {n} images to {path}")
+
+
+def parse_conditions(items: list[str]) -> dict[str, object]:
+    """``["income=>50K", "age=30..40"]`` -> ``{"income": ">50K", "age": (30.0, 40.0)}``."""
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise GanforgeError(f"--condition must be COLUMN=VALUE or COLUMN=LOW..HIGH (got {item!r})")
+        if ".." in value:
+            lo, _, hi = value.partition("..")
+            try:
+                out[name] = (float(lo) if lo else None, float(hi) if hi else None)
+            except ValueError:
+                raise GanforgeError(f"range bounds must be numbers (got {value!r})") from None
+        else:
+            out[name] = _number_or_text(value)
+    return out
+
+
+def _number_or_text(value: str) -> object:
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 @app.command()
@@ -153,19 +267,32 @@ def interpolate(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
     ref: Annotated[
-        str | None, typer.Option(help="Reference images: folder or built-in name (default: training data).")
+        str | None, typer.Option(help="Images: reference folder or built-in name (default: training data).")
     ] = None,
     split: Annotated[str, typer.Option(help="Split of a built-in reference: train | test.")] = "train",
-    n: Annotated[int, typer.Option("-n", help="Generated and reference images to compare.")] = 2000,
+    n: Annotated[
+        int | None, typer.Option("-n", help="Generated items (default: 2000 images / the real row count).")
+    ] = None,
     extractor: Annotated[
         str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")
     ] = "inception",
-    seed: Annotated[int, typer.Option(help="Seed for the generated images.")] = 0,
+    real: Annotated[Path | None, typer.Option(help="Tables: the real table (default: the training file).")] = None,
+    holdout: Annotated[
+        Path | None, typer.Option(help="Tables: held-out real rows to test ML efficacy on.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Tables: column to predict for ML efficacy.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the generated data.")] = 0,
 ) -> None:
-    """FID and KID of generated images against real ones."""
-    from .evaluate import evaluate_run
+    """Images: FID and KID against real images. Tables: quality, ML efficacy, detection, copies."""
+    from . import artifact
+    from .evaluate import evaluate_run, evaluate_table_run, table_summary
 
-    result = evaluate_run(run, ref=ref, split=split, n=n, extractor=extractor, seed=seed, console=console)
+    if artifact.read_config(run).get("kind") == "table":
+        result = evaluate_table_run(run, real=real, holdout=holdout, target=target, n=n, seed=seed)
+        for key, value in table_summary(result).items():
+            out_console.print(f"{key:>22}  {value}")
+        return
+    result = evaluate_run(run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console)
     out_console.print(
         f"FID {result['fid']:.2f}   KID {result['kid'] * 1000:.2f} ± {result['kid_std'] * 1000:.2f} (x1e-3)   "
         f"[{result['extractor']}, {result['n_fake']} generated vs {result['n_real']} real]"

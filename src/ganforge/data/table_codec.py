@@ -74,12 +74,41 @@ class ColumnCodec:
         return len(self.kept) + int(bool(self.other)) + int(self.missing)
 
 
+def _em(x: np.ndarray, valid: np.ndarray, columns: list[np.ndarray], k: int, iters: int):
+    """EM for k-component 1-D mixtures on padded (C, N) values; returns means, stds, weights, loglik."""
+    qs = np.linspace(0.5 / k, 1 - 0.5 / k, k)
+    mu = np.stack([np.quantile(c, qs) if len(c) else np.zeros(k) for c in columns])  # (C, K)
+    spread = np.array([max(np.std(c), 1e-6) if len(c) else 1.0 for c in columns])
+    floor = (spread * 1e-3)[:, None]
+    sd = np.repeat(spread[:, None] / k, k, axis=1)
+    w = np.full_like(mu, 1.0 / k)
+    xv = x[:, :, None]  # (C, N, 1)
+    loglik = np.zeros(len(columns))
+    for it in range(iters + 1):
+        logp = -0.5 * ((xv - mu[:, None, :]) / sd[:, None, :]) ** 2 - np.log(sd[:, None, :]) + np.log(w[:, None, :])
+        top = logp.max(axis=2, keepdims=True)
+        r = np.exp(logp - top)
+        total = r.sum(axis=2, keepdims=True)
+        if it == iters:  # log-likelihood of the final parameters
+            ll = (np.log(total) + top)[:, :, 0] - 0.5 * np.log(2 * np.pi)
+            loglik = (ll * valid).sum(axis=1)
+            break
+        r = r / total * valid[:, :, None]
+        nk = r.sum(axis=1) + 1e-12  # (C, K)
+        mu = (r * xv).sum(axis=1) / nk
+        sd = np.maximum(np.sqrt((r * (xv - mu[:, None, :]) ** 2).sum(axis=1) / nk), floor)
+        w = nk / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    return mu, sd, w, loglik
+
+
 def fit_gmm(
-    columns: list[np.ndarray], max_modes: int, iters: int = 60, min_weight: float = 0.005
+    columns: list[np.ndarray], max_modes: int, iters: int = 50, min_weight: float = 0.005
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """1-D Gaussian mixtures for several columns at once by EM on a padded (columns, values) array.
 
-    Returns (means, stds) per column, components with weight below ``min_weight`` dropped.
+    The number of components is chosen per column by BIC among a few candidates up to ``max_modes``
+    (a unimodal column gets one mode, which keeps relations between columns easy to learn). Returns
+    (means, stds) per column, sorted by mean, components with weight below ``min_weight`` dropped.
     """
     if not columns:
         return []
@@ -88,36 +117,21 @@ def fit_gmm(
     valid = np.zeros((len(columns), n), dtype=bool)
     for i, c in enumerate(columns):
         x[i, : len(c)], valid[i, : len(c)] = c, True
-    k = max_modes
-    qs = np.linspace(0.5 / k, 1 - 0.5 / k, k)
-    mu = np.stack([np.quantile(c, qs) if len(c) else np.zeros(k) for c in columns])  # (C, K)
-    spread = np.array([max(np.std(c), 1e-6) if len(c) else 1.0 for c in columns])
-    floor = (spread * 1e-3)[:, None]
-    sd = np.repeat(spread[:, None] / k, k, axis=1)
-    w = np.full_like(mu, 1.0 / k)
-    xv = x[:, :, None]  # (C, N, 1)
-    for _ in range(iters):
-        logp = (
-            -0.5 * ((xv - mu[:, None, :]) / sd[:, None, :]) ** 2
-            - np.log(sd[:, None, :])
-            + np.log(w[:, None, :])
-        )
-        logp -= logp.max(axis=2, keepdims=True)
-        r = np.exp(logp)
-        r /= r.sum(axis=2, keepdims=True)
-        r *= valid[:, :, None]
-        nk = r.sum(axis=1) + 1e-12  # (C, K)
-        mu = (r * xv).sum(axis=1) / nk
-        sd = np.sqrt((r * (xv - mu[:, None, :]) ** 2).sum(axis=1) / nk)
-        sd = np.maximum(sd, floor)
-        w = nk / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    counts = np.maximum(valid.sum(axis=1), 1)
+    best: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = [(np.inf, None, None, None)] * len(columns)  # type: ignore[list-item]
+    for k in sorted({1, 2, 3, 5, 7, max_modes} & set(range(1, max_modes + 1))):
+        mu, sd, w, loglik = _em(x, valid, columns, k, iters)
+        bic = -2 * loglik + (3 * k - 1) * np.log(counts)
+        for i in range(len(columns)):
+            if bic[i] < best[i][0]:
+                best[i] = (bic[i], mu[i], sd[i], w[i])
     out = []
-    for i in range(len(columns)):
-        keep = w[i] >= min_weight
+    for _, mu, sd, w in best:
+        keep = w >= min_weight
         if not keep.any():
-            keep = w[i] == w[i].max()
-        order = np.argsort(mu[i][keep])
-        out.append((mu[i][keep][order], sd[i][keep][order]))
+            keep = w == w.max()
+        order = np.argsort(mu[keep])
+        out.append((mu[keep][order], sd[keep][order]))
     return out
 
 

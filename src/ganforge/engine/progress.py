@@ -1,4 +1,4 @@
-"""A Rich progress bar for any Trainer: images/s, losses, augmentation probability, ETA."""
+"""A Rich progress bar for any Trainer: examples/s (images, rows …), losses, augmentation probability, ETA."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 class ProgressCallback(Callback):
     """Shows one bar per fit; refreshed on every logged record."""
 
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+    def __init__(self, console: Console | None = None, unit: str = "img") -> None:
+        self.console, self.unit = console or Console(stderr=True), unit
         self.progress: Progress | None = None
         self.task = None
 
@@ -52,7 +52,7 @@ class ProgressCallback(Callback):
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if self.progress is None:
             return
-        info = f"step {trainer.step}  {record.get('images_per_s', 0):.0f} img/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
+        info = f"step {trainer.step}  {record.get('images_per_s', 0):.0f} {self.unit}/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
         if trainer.config.ada_target is not None:
             info += f"  p {trainer.augment_p:.2f}"
         if "fast_fid" in record:
