@@ -57,6 +57,7 @@ class ColumnCodec:
     points: list[float] = field(default_factory=list)  # exact values decoded as themselves
     means: list[float] = field(default_factory=list)  # Gaussian mixture components
     stds: list[float] = field(default_factory=list)
+    decimals: int | None = None  # values in the data never have more decimal places than this
     # categorical / boolean: indices into ColumnMeta.categories kept as their own slot
     kept: list[int] = field(default_factory=list)
     other: list[int] = field(default_factory=list)  # rare categories sharing the "other" slot
@@ -181,6 +182,8 @@ class TableCodec:
             if col.numeric:
                 v = column_to_float(df[m.name], m)
                 v = v[~np.isnan(v)]
+                if m.kind == "numeric" and not m.integer:
+                    col.decimals = _decimals(v)
                 values, counts = np.unique(v, return_counts=True)
                 if len(values) <= discrete_max:
                     col.points = values.tolist()
@@ -308,6 +311,8 @@ class TableCodec:
                     g = (choice >= n_points) & (choice < n_points + n_gauss)
                     k = choice[g] - n_points
                     v[g] = np.asarray(col.means)[k] + alpha[g] * ALPHA_SCALE * np.asarray(col.stds)[k]
+                if col.decimals is not None:
+                    v = np.round(v, col.decimals)
                 cols[col.name] = float_to_column(v, m)
             else:
                 slot = x[:, span.start : span.start + span.size].argmax(axis=1)
@@ -360,6 +365,15 @@ class TableCodec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TableCodec:
         return cls(TableMetadata.from_dict(d["meta"]), [ColumnCodec(**c) for c in d["columns"]])
+
+
+def _decimals(v: np.ndarray, most: int = 6) -> int | None:
+    """The fewest decimal places that represent every value exactly (None if more than ``most``)."""
+    sample = v[:50_000]
+    for d in range(most + 1):
+        if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-9 * np.maximum(1, np.abs(sample))):
+            return d
+    return None
 
 
 def _constant(m: ColumnMeta, n: int, rng: np.random.Generator) -> pd.Series:

@@ -46,6 +46,10 @@ class TableGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         h = self.out(self.body(torch.cat([z, c], dim=1) if c is not None else z))
+        if not self.training and not torch.is_grad_enabled():
+            # Sampling only needs argmax of each choice (softmax keeps it), so skip the softmaxes.
+            h[:, self.tanh_idx] = torch.tanh(h[:, self.tanh_idx])
+            return h
         parts = []
         for start, size, act in self.spans:
             x = h[:, start : start + size]
