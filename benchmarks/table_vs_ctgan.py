@@ -164,9 +164,11 @@ def main() -> None:
                    "out_of_range": v["out_of_bounds"]["count"], "sample_1m_s": v["sample_1m_seconds"]}
                for k, v in results.items()}  # fmt: skip
     name = "table_vs_ctgan" + ("" if args.dataset == "adult" else f"_{args.dataset}")
-    note = ("quality = SDMetrics QualityReport definition averaged over all column pairs (as in published "
-            "CTGAN/SDV figures); sdmetrics_quality = sdmetrics' own QualityReport, whose recent versions "
-            "count only pairs whose real correlation/association passes a threshold")
+    note = (
+        "quality = SDMetrics QualityReport definition averaged over all column pairs (as in published "
+        "CTGAN/SDV figures); sdmetrics_quality = sdmetrics' own QualityReport, whose recent versions "
+        "count only pairs whose real correlation/association passes a threshold"
+    )
     save(name, {"note": note, "dataset": args.dataset, "rows": len(train), "holdout_rows": len(holdout), "target": target,
                 "ctgan_epochs": None if args.skip_ctgan else args.ctgan_epochs, "summary": summary,
                 "ratios": ratios, "results": results})  # fmt: skip

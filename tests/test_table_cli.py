@@ -32,7 +32,9 @@ FAST = ["--epochs", "3", "--batch", "100", "--device", "cpu"]
 def table_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     small_table().to_csv(d / "people.csv", index=False)
-    proc = run_cli("train", "table", str(d / "people.csv"), "--out", str(d / "run"), "--target", "income", *FAST)
+    proc = run_cli(
+        "train", "table", str(d / "people.csv"), "--out", str(d / "run"), "--target", "income", *FAST
+    )
     assert proc.returncode == 0, proc.stderr
     return d, proc
 
@@ -61,18 +63,29 @@ def test_sample_streams_rows_with_conditions_and_evaluate_reports(table_run):
 
 def test_bad_tables_are_refused_in_one_line(tmp_path):
     (tmp_path / "empty.csv").write_text("a,b\n")
-    assert_clean_error(run_cli("train", "table", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "r")), "empty")
+    assert_clean_error(
+        run_cli("train", "table", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "r")), "empty"
+    )
     (tmp_path / "junk.parquet").write_bytes(b"\x00\x01 not parquet at all")
-    assert_clean_error(run_cli("train", "table", str(tmp_path / "junk.parquet"), "--out", str(tmp_path / "r")), "junk.parquet")
-    assert_clean_error(run_cli("train", "table", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r")), "missing.csv")
+    assert_clean_error(
+        run_cli("train", "table", str(tmp_path / "junk.parquet"), "--out", str(tmp_path / "r")),
+        "junk.parquet",
+    )
+    assert_clean_error(
+        run_cli("train", "table", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r")), "missing.csv"
+    )
     df = small_table(50)
     df["blank"] = np.nan
     df.to_csv(tmp_path / "nan.csv", index=False)
-    assert_clean_error(run_cli("train", "table", str(tmp_path / "nan.csv"), "--out", str(tmp_path / "r")), "blank")
+    assert_clean_error(
+        run_cli("train", "table", str(tmp_path / "nan.csv"), "--out", str(tmp_path / "r")), "blank"
+    )
     mixed = small_table(50).astype({"age": object})
     mixed.loc[7, "age"] = "forty"
     mixed.to_csv(tmp_path / "mixed.csv", index=False)
-    assert_clean_error(run_cli("train", "table", str(tmp_path / "mixed.csv"), "--out", str(tmp_path / "r")), "age", "forty")
+    assert_clean_error(
+        run_cli("train", "table", str(tmp_path / "mixed.csv"), "--out", str(tmp_path / "r")), "age", "forty"
+    )
     assert not (tmp_path / "r" / "model.safetensors").exists()
 
 
@@ -80,7 +93,9 @@ def test_bad_sample_requests_are_refused_and_nothing_is_lost(table_run):
     d, _ = table_run
     before = (d / "run" / "model.safetensors").read_bytes()
     out = str(d / "x.parquet")
-    assert_clean_error(run_cli("sample", str(d / "run"), "-n", "10", "--out", out, "-c", "city=Paris"), "Paris")
+    assert_clean_error(
+        run_cli("sample", str(d / "run"), "-n", "10", "--out", out, "-c", "city=Paris"), "Paris"
+    )
     assert_clean_error(run_cli("sample", str(d / "run"), "-n", "0", "--out", out), "-n")
     assert_clean_error(run_cli("sample", str(d / "run"), "-n", "10", "--out", str(d / "x.txt")), ".parquet")
     assert_clean_error(run_cli("sample", str(d / "run"), "-n", "10", "--out", out, "-c", "nope=1"), "nope")

@@ -94,3 +94,30 @@ def update_config(run_dir: Path, **fields: Any) -> dict[str, Any]:
     config = read_config(run_dir) | fields
     write_json(Path(run_dir) / CONFIG, config)
     return config
+
+
+def load_networks(
+    recipe: Any, run_dir: Path, config: dict[str, Any], device: torch.device
+) -> dict[str, nn.Module]:
+    """G, D and G_ema built by ``recipe`` with the run's verified weights, on ``device``, in eval mode."""
+    weights = load_module_weights(run_dir, config)
+    nets = {
+        "G": recipe.build_generator(),
+        "D": recipe.build_discriminator(),
+        "G_ema": recipe.build_generator(),
+    }
+    for name, module in nets.items():
+        load_state(module, weights.get(name), name, run_dir)
+        module.to(device).eval()
+    return nets
+
+
+def resume_train_settings(
+    config: dict[str, Any], run_dir: Path, steps: int | None, device: str | None, minutes: float | None
+) -> dict[str, Any]:
+    """The saved training settings of a run to resume, with a new step target / device / time budget."""
+    if not ckpt.has_checkpoint(run_dir):
+        raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+    train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
+    train |= {"device": device} if device is not None else {}
+    return train | ({"max_seconds": minutes * 60} if minutes is not None else {})

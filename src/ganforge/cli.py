@@ -110,7 +110,8 @@ def train_table(
     batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
     pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,
     metadata: Annotated[
-        Path | None, typer.Option(help="JSON overriding detected column kinds, e.g. {\"zip\": {\"kind\": \"categorical\"}}.")
+        Path | None,
+        typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
@@ -123,7 +124,9 @@ def train_table(
 
     df = read_table(data)
     if target is not None and target not in df.columns:
-        raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(df.columns)})")
+        raise GanforgeError(
+            f"--target {target!r} is not a column of {data} (columns: {', '.join(df.columns)})"
+        )
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
             raise GanforgeError("--resume continues in its own directory; leave out --out")
@@ -167,7 +170,8 @@ def sample(
         Path, typer.Option(help="Images: a folder (or .png with --grid). Tables: a .parquet or .csv file.")
     ],
     n: Annotated[
-        int | None, typer.Option("-n", help="How many (default: 64 images / as many rows as the training table).")
+        int | None,
+        typer.Option("-n", help="How many (default: 64 images / as many rows as the training table)."),
     ] = None,
     klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
     condition: Annotated[
@@ -276,7 +280,9 @@ def evaluate(
     extractor: Annotated[
         str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")
     ] = "inception",
-    real: Annotated[Path | None, typer.Option(help="Tables: the real table (default: the training file).")] = None,
+    real: Annotated[
+        Path | None, typer.Option(help="Tables: the real table (default: the training file).")
+    ] = None,
     holdout: Annotated[
         Path | None, typer.Option(help="Tables: held-out real rows to test ML efficacy on.")
     ] = None,
@@ -292,7 +298,9 @@ def evaluate(
         for key, value in table_summary(result).items():
             out_console.print(f"{key:>22}  {value}")
         return
-    result = evaluate_run(run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console)
+    result = evaluate_run(
+        run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console
+    )
     out_console.print(
         f"FID {result['fid']:.2f}   KID {result['kid'] * 1000:.2f} ± {result['kid_std'] * 1000:.2f} (x1e-3)   "
         f"[{result['extractor']}, {result['n_fake']} generated vs {result['n_real']} real]"

@@ -395,13 +395,8 @@ def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
     gan.epochs, gan.steps, gan.metadata_overrides = None, tc.steps, None
     gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
     gan.device = resolve_device(device)
-    weights = artifact.load_module_weights(run_dir, config)
-    recipe = TableRecipe(rc)
-    gan.G, gan.D, gan.G_ema = recipe.build_generator(), recipe.build_discriminator(), recipe.build_generator()
-    for name in ("G", "D", "G_ema"):
-        module = getattr(gan, name)
-        artifact.load_state(module, weights.get(name), name, run_dir)
-        module.to(gan.device).eval()
+    nets = artifact.load_networks(TableRecipe(rc), run_dir, config, gan.device)
+    gan.G, gan.D, gan.G_ema = nets["G"], nets["D"], nets["G_ema"]
     return gan
 
 
@@ -410,11 +405,7 @@ def resume_table(
 ) -> TableGAN:
     """A TableGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
     config = artifact.read_config(Path(run_dir))
-    if not ckpt.has_checkpoint(Path(run_dir)):
-        raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
-    train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
-    train |= {"device": device} if device is not None else {}
-    train |= {"max_seconds": minutes * 60} if minutes is not None else {}
+    train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
     gan = TableGAN.__new__(TableGAN)
     gan.train_config = from_dict(TrainConfig, train, what="training")
     rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")

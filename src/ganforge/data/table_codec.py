@@ -57,7 +57,7 @@ class ColumnCodec:
     points: list[float] = field(default_factory=list)  # exact values decoded as themselves
     means: list[float] = field(default_factory=list)  # Gaussian mixture components
     stds: list[float] = field(default_factory=list)
-    decimals: int | None = None  # values in the data never have more decimal places than this
+    step: float | None = None  # every value in the data is a multiple of this (0.01 for cents, 3600 s …)
     # categorical / boolean: indices into ColumnMeta.categories kept as their own slot
     kept: list[int] = field(default_factory=list)
     other: list[int] = field(default_factory=list)  # rare categories sharing the "other" slot
@@ -86,7 +86,11 @@ def _em(x: np.ndarray, valid: np.ndarray, columns: list[np.ndarray], k: int, ite
     xv = x[:, :, None]  # (C, N, 1)
     loglik = np.zeros(len(columns))
     for it in range(iters + 1):
-        logp = -0.5 * ((xv - mu[:, None, :]) / sd[:, None, :]) ** 2 - np.log(sd[:, None, :]) + np.log(w[:, None, :])
+        logp = (
+            -0.5 * ((xv - mu[:, None, :]) / sd[:, None, :]) ** 2
+            - np.log(sd[:, None, :])
+            + np.log(w[:, None, :])
+        )
         top = logp.max(axis=2, keepdims=True)
         r = np.exp(logp - top)
         total = r.sum(axis=2, keepdims=True)
@@ -182,8 +186,11 @@ class TableCodec:
             if col.numeric:
                 v = column_to_float(df[m.name], m)
                 v = v[~np.isnan(v)]
-                if m.kind == "numeric" and not m.integer:
-                    col.decimals = _decimals(v)
+                if m.kind == "datetime":
+                    col.step = _time_step(v)
+                elif not m.integer:
+                    d = _decimals(v)
+                    col.step = None if d is None else 10.0**-d
                 values, counts = np.unique(v, return_counts=True)
                 if len(values) <= discrete_max:
                     col.points = values.tolist()
@@ -311,8 +318,10 @@ class TableCodec:
                     g = (choice >= n_points) & (choice < n_points + n_gauss)
                     k = choice[g] - n_points
                     v[g] = np.asarray(col.means)[k] + alpha[g] * ALPHA_SCALE * np.asarray(col.stds)[k]
-                if col.decimals is not None:
-                    v = np.round(v, col.decimals)
+                if col.step:
+                    v = np.round(v / col.step) * col.step
+                    if col.step < 1:  # 0.1 * 3 is 0.30000000000000004: land on the shortest decimal
+                        v = np.round(v, int(round(-np.log10(col.step))))
                 cols[col.name] = float_to_column(v, m)
             else:
                 slot = x[:, span.start : span.start + span.size].argmax(axis=1)
@@ -373,6 +382,15 @@ def _decimals(v: np.ndarray, most: int = 6) -> int | None:
     for d in range(most + 1):
         if np.allclose(np.round(sample, d), sample, rtol=0, atol=1e-9 * np.maximum(1, np.abs(sample))):
             return d
+    return None
+
+
+def _time_step(seconds: np.ndarray) -> float | None:
+    """The coarsest of day / hour / minute / second / ms / us that every timestamp is a multiple of."""
+    sample = seconds[:50_000]
+    for step in (86400.0, 3600.0, 60.0, 1.0, 1e-3, 1e-6):
+        if np.allclose(np.round(sample / step) * step, sample, rtol=0, atol=step * 1e-6):
+            return step
     return None
 
 
