@@ -62,6 +62,41 @@ class TableGenerator(nn.Module):
         return torch.cat(parts, dim=1)
 
 
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, cond_index: torch.Tensor | None) -> torch.Tensor:
+        """Eval-mode output for sampling, as ``forward(z, one_hot(cond_index))`` but much cheaper.
+
+        Each layer's weight is split by input segment ([newest block output, ..., z, c]) so no
+        concatenation is materialised, batch norm is folded into the weights, and the one-hot condition
+        becomes a column lookup instead of a matrix product. Choice spans are left as logits (their
+        argmax is what decoding uses); value spans get their tanh.
+        """
+        sizes = [z.shape[1], self.cond_dim]  # input segments, oldest last
+        feats = [z]
+        layers: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
+        for block in self.body:
+            w, b = block.fc.weight, block.fc.bias
+            bn = block.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            layers.append((w * scale[:, None], (b - bn.running_mean) * scale + bn.bias, True))
+        layers.append((self.out.weight, self.out.bias, False))
+        for w, b, relu in layers:
+            # split columns of w: [a_k, ..., a_1, z, c] matches feats reversed + c
+            widths = [f.shape[1] for f in reversed(feats)] + [sizes[1]]
+            parts = torch.split(w, widths, dim=1)
+            y = b.expand(z.shape[0], -1).clone()
+            for f, wp in zip(reversed(feats), parts[:-1], strict=True):
+                y.addmm_(f, wp.t())
+            if cond_index is not None and sizes[1]:
+                y += parts[-1].t()[cond_index]
+            if relu:
+                feats.append(torch.relu_(y))
+            else:
+                out = y
+        out[:, self.tanh_idx] = torch.tanh(out[:, self.tanh_idx])
+        return out
+
+
 class TableDiscriminator(nn.Module):
     """D(rows, cond) -> one logit per pack of ``pac`` rows (the batch must be a multiple of ``pac``)."""
 
