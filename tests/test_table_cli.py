@@ -100,3 +100,26 @@ def test_bad_sample_requests_are_refused_and_nothing_is_lost(table_run):
     assert_clean_error(run_cli("sample", str(d / "run"), "-n", "10", "--out", str(d / "x.txt")), ".parquet")
     assert_clean_error(run_cli("sample", str(d / "run"), "-n", "10", "--out", out, "-c", "nope=1"), "nope")
     assert (d / "run" / "model.safetensors").read_bytes() == before
+
+
+def test_metadata_overrides_change_what_is_learned(tmp_path):
+    import json
+
+    df = small_table(200)
+    df["zip"] = np.random.default_rng(1).choice([1010, 2020, 3030], len(df))
+    df.to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "meta.json").write_text(json.dumps({"zip": {"kind": "categorical"}}))
+    proc = run_cli("train", "table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"),
+                   "--metadata", str(tmp_path / "meta.json"), *FAST)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    kinds = {c["name"]: c["kind"] for c in config["codec"]["meta"]["columns"]}
+    assert kinds["zip"] == "categorical" and kinds["age"] == "numeric"
+    (tmp_path / "bad.json").write_text("{not json")
+    proc = run_cli("train", "table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run2"),
+                   "--metadata", str(tmp_path / "bad.json"), *FAST)  # fmt: skip
+    assert_clean_error(proc, "bad.json")
+    (tmp_path / "unknown.json").write_text(json.dumps({"nope": {"kind": "categorical"}}))
+    proc = run_cli("train", "table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run3"),
+                   "--metadata", str(tmp_path / "unknown.json"), *FAST)  # fmt: skip
+    assert_clean_error(proc, "nope")

@@ -70,7 +70,9 @@ def test_codec_state_round_trips_through_json():
     again = TableCodec.from_dict(json.loads(json.dumps(codec.to_dict())))
     x = codec.encode(df)
     np.testing.assert_array_equal(again.encode(df), x)
-    pd.testing.assert_frame_equal(again.decode(x, np.random.default_rng(0)), codec.decode(x, np.random.default_rng(0)))
+    pd.testing.assert_frame_equal(
+        again.decode(x, np.random.default_rng(0)), codec.decode(x, np.random.default_rng(0))
+    )
 
 
 def test_conditions_on_unknown_values_are_refused():

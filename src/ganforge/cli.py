@@ -105,7 +105,9 @@ def train_table(
     target: Annotated[
         str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
     ] = None,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the table (default 100).")] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
+    ] = None,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
     batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
     pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,

@@ -35,6 +35,7 @@ TABLE_TRAIN_DEFAULTS: dict[str, Any] = {
     "reg_interval": 1, "ema_halflife_images": 50_000.0, "grad_clip": 100.0, "log_every": 20,
 }  # fmt: skip
 DEFAULT_EPOCHS = 100
+DEFAULT_MIN_STEPS = 2000  # the default budget on a small table: 100 epochs of 3,000 rows would be 600 steps
 
 
 def table_fingerprint(df: pd.DataFrame) -> str:
@@ -79,7 +80,8 @@ class TableGAN:
             raise ConfigError("give epochs or steps, not both")
         if epochs is not None and epochs <= 0:
             raise ConfigError(f"epochs must be > 0 (got {epochs})")
-        self.epochs = epochs if (epochs is not None or steps is not None or minutes) else DEFAULT_EPOCHS
+        self.default_budget = epochs is None and steps is None and not minutes
+        self.epochs = DEFAULT_EPOCHS if self.default_budget else epochs
         self.steps = steps
         settings = TABLE_TRAIN_DEFAULTS | train_overrides
         self.train_config = from_dict(
@@ -143,7 +145,10 @@ class TableGAN:
         )  # fmt: skip
         if self.steps is None and self.epochs is not None:
             per_epoch = len(df) / self.train_config.batch_size
-            self.train_config = replace(self.train_config, steps=max(1, math.ceil(self.epochs * per_epoch)))
+            steps = max(1, math.ceil(self.epochs * per_epoch))
+            if self.default_budget:
+                steps = max(steps, DEFAULT_MIN_STEPS)
+            self.train_config = replace(self.train_config, steps=steps)
         elif self.steps is None:  # time budget only
             self.train_config = replace(self.train_config, steps=10**9)
         self.data_info = {"source": source, "rows": len(df), "columns": df.shape[1], "fingerprint": fp}
@@ -393,7 +398,7 @@ def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
         raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
     gan = TableGAN.__new__(TableGAN)
     gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
-    gan.epochs, gan.steps, gan.metadata_overrides = None, tc.steps, None
+    gan.epochs, gan.steps, gan.metadata_overrides, gan.default_budget = None, tc.steps, None, False
     gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
     gan.device = resolve_device(device)
     nets = artifact.load_networks(TableRecipe(rc), run_dir, config, gan.device)
@@ -412,6 +417,7 @@ def resume_table(
     rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
     gan.recipe_config = replace(rc, g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))
     gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
+    gan.default_budget = False
     gan.codec, gan.G = None, None
     gan.D = gan.G_ema = None
     gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)

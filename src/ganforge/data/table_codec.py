@@ -3,10 +3,11 @@
 Every learned column becomes one or two *spans* of the encoded vector:
 
 - numeric and datetime columns: a ``tanh`` span of width 1 (the value within its mode, ``alpha``) and a
-  ``softmax`` span choosing the mode. Modes are (a) *point masses* — single values that carry a large
-  share of the column (``capital-gain == 0`` in UCI Adult is 92 % of rows), or every value when the column
-  has only a few distinct ones — decoded exactly; (b) components of a 1-D Gaussian mixture fitted to the
-  remaining values, all columns at once, by vectorised EM; (c) a *missing* mode when the column has NaNs.
+  ``softmax`` span choosing the mode. Modes are (a) *point masses*, decoded exactly: single values that
+  carry a large share of the column (``capital-gain == 0`` in UCI Adult is 92 % of rows), every value
+  when the column has only a few distinct ones, and the minimum and maximum when they repeat; (b)
+  components of a 1-D Gaussian mixture fitted to the remaining values, all columns at once, by
+  vectorised EM with BIC choosing the size; (c) a *missing* mode when the column has NaNs.
 - categorical and boolean columns: one ``softmax`` span over the categories (plus *missing* when needed).
   Very rare categories of a high-cardinality column share one *other* slot, decoded by drawing from their
   observed distribution.
@@ -198,6 +199,10 @@ class TableCodec:
                     share = counts / len(v)
                     big = np.argsort(-share)[:max_points]
                     big = big[share[big] >= point_share]
+                    # The extremes, when repeated (top-coded values such as 99999 or 99 hours), are
+                    # their own modes too: the range of the data is then reproduced exactly.
+                    ends = [i for i in (0, len(values) - 1) if counts[i] >= max(2, 5e-4 * len(v))]
+                    big = np.union1d(big, ends).astype(np.int64)
                     col.points = np.sort(values[big]).tolist()
                     rest = v[~np.isin(v, values[big])]
                     if len(rest) > fit_rows:

@@ -61,7 +61,6 @@ class TableGenerator(nn.Module):
                 parts.append(torch.softmax(x, dim=1))
         return torch.cat(parts, dim=1)
 
-
     @torch.no_grad()
     def generate(self, z: torch.Tensor, cond_index: torch.Tensor | None) -> torch.Tensor:
         """Eval-mode output for sampling, as ``forward(z, one_hot(cond_index))`` but much cheaper.
