@@ -9,17 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganforge.data.tables import (
-    ColumnMeta,
-    TableMetadata,
+from ganforge.data.table_columns import (
     categories_to_column,
     column_to_float,
     float_to_column,
     generate_ids,
+    restore_dtypes,
+)
+from ganforge.data.tables import (
+    ColumnMeta,
+    TableMetadata,
     infer_metadata,
     read_metadata_overrides,
     read_table,
-    restore_dtypes,
 )
 from ganforge.errors import ConfigError, DataError
 

@@ -10,16 +10,8 @@ import pandas as pd
 import pytest
 
 from ganforge.errors import ConfigError
-from ganforge.metrics.tabular import (
-    column_pair_trends,
-    column_shapes,
-    detection,
-    evaluate_table,
-    identical_rows,
-    ml_efficacy,
-    out_of_bounds,
-    quality,
-)
+from ganforge.metrics.tabular import column_pair_trends, column_shapes, evaluate_table, quality
+from ganforge.metrics.tabular_utility import detection, identical_rows, ml_efficacy, out_of_bounds
 
 KINDS = {
     "x": "numeric",

@@ -7,7 +7,8 @@ import torch
 
 from ganforge import TableGAN, load
 from ganforge.errors import ConfigError
-from ganforge.metrics.tabular import column_pair_trends, out_of_bounds
+from ganforge.metrics.tabular import column_pair_trends
+from ganforge.metrics.tabular_utility import out_of_bounds
 from ganforge.tabular import resume_table
 
 

@@ -285,7 +285,7 @@ class TableGAN:
         ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
         None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
         """
-        from .data.tables import restore_dtypes
+        from .data.table_columns import restore_dtypes
 
         parts = list(self._rows(n, seed, conditions, chunk_rows))
         return restore_dtypes(pd.concat(parts, ignore_index=True), self.metadata)

@@ -24,15 +24,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .tables import (
-    ColumnMeta,
-    TableMetadata,
+from .table_columns import (
     categories_to_column,
     column_to_float,
     float_to_column,
     generate_ids,
     restore_dtypes,
 )
+from .tables import ColumnMeta, TableMetadata
 
 ALPHA_SCALE = 4.0  # alpha = (x - mu) / (4 sigma), as in mode-specific normalisation
 
