@@ -16,6 +16,7 @@ from .config import TrainConfig, from_dict
 from .data.images import ImageDataset, to_pil
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
+from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer, resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .monitor import FeatureDistanceMonitor, SampleGrid
@@ -100,8 +101,13 @@ class ImageGAN:
         callbacks: list[Callback] | None = None,
         sample_every: int = 500,
         monitor_every: int = 0,
+        health: str = "recover",
     ) -> ImageGAN:
-        """Train on a folder, a built-in dataset name or an ImageDataset; with ``out`` the run is saved there."""
+        """Train on a folder, a built-in dataset name or an ImageDataset; with ``out`` the run is saved there.
+
+        ``health``: what the training-health monitor does about collapse, divergence or NaNs —
+        "recover" (roll back and adjust), "stop", "warn" or "off".
+        """
         from .data.builtin import resolve_image_source
 
         rc = self.recipe_config
@@ -134,6 +140,8 @@ class ImageGAN:
             cbs.append(SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every))
         if monitor_every:
             cbs.append(FeatureDistanceMonitor(ds.images, self._grid_fn(), every=monitor_every))
+        if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for images)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
@@ -144,6 +152,8 @@ class ImageGAN:
             steps=result.steps, images_seen=result.images_seen, train_seconds=round(result.seconds, 1),
             stopped_by=result.stopped_by, final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()},
         )  # fmt: skip
+        if trainer.stop_reason:
+            self.metrics["stop_reason"] = trainer.stop_reason
         if run_dir is not None:
             self.save(run_dir)
         return self

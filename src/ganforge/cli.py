@@ -54,6 +54,9 @@ def train_images(
     monitor_every: Annotated[
         int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")
     ] = 0,
+    on_problem: Annotated[
+        str, typer.Option(help="On collapse/divergence/NaN: recover | stop | warn | off.")
+    ] = "recover",
 ) -> None:
     """Train an image GAN; Ctrl-C saves a checkpoint and stops cleanly."""
     from .api import ImageGAN, resume_model
@@ -81,8 +84,9 @@ def train_images(
         run_dir = out
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")
     gan.fit(data, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console)],
-            sample_every=sample_every, monitor_every=monitor_every)  # fmt: skip
+            sample_every=sample_every, monitor_every=monitor_every, health=_health(on_problem))  # fmt: skip
     m = gan.metrics
+    _stopped_by_health(m, run_dir)
     console.print(
         f"{m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s ({m['stopped_by']})"
     )
@@ -118,6 +122,9 @@ def train_table(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+    on_problem: Annotated[
+        str, typer.Option(help="On collapse/divergence/NaN: recover | stop | warn | off.")
+    ] = "recover",
 ) -> None:
     """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
     from .data.tables import infer_metadata, read_metadata_overrides, read_table
@@ -147,8 +154,9 @@ def train_table(
         run_dir = out
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({len(df):,} rows) -> {run_dir}")
     gan.fit(df, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console, unit="rows")],
-            source=str(Path(data).resolve()), target=target)  # fmt: skip
+            source=str(Path(data).resolve()), target=target, health=_health(on_problem))  # fmt: skip
     m = gan.metrics
+    _stopped_by_health(m, run_dir)
     console.print(
         f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows) in {m['train_seconds']:.0f} s "
         f"({m['stopped_by']})"
@@ -163,6 +171,20 @@ def train_table(
         f"next: ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
         f"ganforge evaluate {run_dir} --real {data}"
     )
+
+
+def _health(on_problem: str) -> str:
+    if on_problem not in ("recover", "stop", "warn", "off"):
+        raise GanforgeError(f"--on-problem must be recover, stop, warn or off (got {on_problem!r})")
+    return on_problem
+
+
+def _stopped_by_health(metrics: dict, run_dir: Path) -> None:
+    if metrics.get("stopped_by") == "health":
+        raise GanforgeError(
+            f"training stopped by the health monitor ({metrics.get('stop_reason')}); the last healthy state is "
+            f"saved in {run_dir}"
+        )
 
 
 @app.command()

@@ -23,6 +23,7 @@ from .data.table_codec import TableCodec
 from .data.tables import TableMetadata, infer_metadata, read_table
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
+from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer, resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .recipes.table import TableRecipe, TableRecipeConfig, TableSource
@@ -118,11 +119,13 @@ class TableGAN:
         callbacks: list[Callback] | None = None,
         source: str | None = None,
         target: str | None = None,
+        health: str = "recover",
     ) -> TableGAN:
         """Train on a DataFrame or a CSV/Parquet file; with ``out`` the run is saved there.
 
         ``source`` records where a DataFrame came from (so ``evaluate`` can find it again); ``target``
-        names the column ML efficacy is measured on.
+        names the column ML efficacy is measured on; ``health`` is what the training-health monitor does
+        about collapse, divergence or NaNs ("recover", "stop", "warn" or "off").
         """
         df, where = as_frame(data)
         source = source or where
@@ -158,10 +161,11 @@ class TableGAN:
         if cond_spans:
             freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
             self.recipe_config = replace(self.recipe_config, cond_freq=freq)
-        trainer = Trainer(
-            TableRecipe(self.recipe_config), source, self.train_config,
-            run_dir=run_dir, callbacks=list(callbacks or []),
-        )  # fmt: skip
+        recipe = TableRecipe(self.recipe_config)
+        cbs = list(callbacks or [])
+        if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for tables)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
+        trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
         if run_dir is not None and not resume:
@@ -171,6 +175,8 @@ class TableGAN:
             steps=result.steps, rows_seen=result.images_seen, epochs=round(result.images_seen / len(df), 2),
             train_seconds=round(result.seconds, 1), stopped_by=result.stopped_by,
         )  # fmt: skip
+        if trainer.stop_reason:
+            self.metrics["stop_reason"] = trainer.stop_reason
         if run_dir is not None:
             self.save(run_dir)
         return self

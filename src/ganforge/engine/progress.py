@@ -52,6 +52,15 @@ class ProgressCallback(Callback):
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if self.progress is None:
             return
+        if "event" in record:  # a health event: say what happened and what was done, above the bar
+            self.progress.console.print(
+                f"[yellow]health[/] step {record['step']}: {record['event']} ({record.get('detail', '')}) -> "
+                f"{record.get('action', '')}",
+                highlight=False,
+            )
+            return
+        if "loss_d" not in record:
+            return
         info = f"step {trainer.step}  {record.get('images_per_s', 0):.0f} {self.unit}/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
         if trainer.config.ada_target is not None:
             info += f"  p {trainer.augment_p:.2f}"

@@ -39,7 +39,7 @@ class FitResult:
     steps: int
     images_seen: int
     seconds: float
-    stopped_by: str  # "steps" | "time" | "interrupt"
+    stopped_by: str  # "steps" | "time" | "interrupt" | "health"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -117,6 +117,8 @@ class Trainer:
         self._ada_count = 0
         self.train_seconds = 0.0
         self.last_stats: dict[str, float] = {}
+        self.stop_reason: str | None = None
+        self.r1_boost = 0.0  # added to r1_gamma by automatic recovery (see engine/health.py)
 
     # ------------------------------------------------------------------ one step
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -135,7 +137,8 @@ class Trainer:
         cfg = self.config
         with torch.no_grad():
             fake = self._fake(real.shape[0], c)
-        do_reg = (cfg.r1_gamma > 0 or cfg.r2_gamma > 0) and self.step % cfg.reg_interval == 0
+        r1_gamma = cfg.r1_gamma + self.r1_boost
+        do_reg = (r1_gamma > 0 or cfg.r2_gamma > 0) and self.step % cfg.reg_interval == 0
         real_aug = self.recipe.augment(real, self.augment_p, self.rng).detach().requires_grad_(do_reg)
         fake_aug = self.recipe.augment(fake, self.augment_p, self.rng).detach().requires_grad_(do_reg)
         d_real, d_fake = self.D(real_aug, c), self.D(fake_aug, c)
@@ -148,9 +151,9 @@ class Trainer:
         }
         if do_reg:
             # Lazy regularisation: a k-times stronger penalty every k steps keeps the expected strength.
-            if cfg.r1_gamma > 0:
+            if r1_gamma > 0:
                 r1 = r1_penalty(real_aug, d_real)
-                total = total + cfg.r1_gamma / 2 * r1 * cfg.reg_interval
+                total = total + r1_gamma / 2 * r1 * cfg.reg_interval
                 stats["r1"] = float(r1.detach())
             if cfg.r2_gamma > 0:
                 r2 = r2_penalty(fake_aug, d_fake)
@@ -228,6 +231,9 @@ class Trainer:
             while self.step < self.config.steps:
                 if interrupted():
                     stopped_by = "interrupt"
+                    break
+                if self.stop_reason is not None:  # a callback (e.g. the health monitor) asked to stop
+                    stopped_by = "health"
                     break
                 stats = self.train_step()
                 window_images += self.config.batch_size
@@ -319,6 +325,11 @@ class Trainer:
         if self.run_dir is None:
             raise CheckpointError("cannot resume without a run directory")
         tensors, state = ckpt.read_checkpoint(self.run_dir)
+        self.restore_state(tensors, state)
+        self._truncate_metrics()
+
+    def restore_state(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Put the trainer back into a state taken by :meth:`state_tensors` (a checkpoint or a snapshot)."""
         try:
             for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
                 sd = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
@@ -336,8 +347,7 @@ class Trainer:
         self.augment_p = float(state["augment_p"])
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
-        self.extra_state = dict(state.get("extra", {}))
-        self._truncate_metrics()
+        self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
 
     def _truncate_metrics(self) -> None:
         """Drop log lines written after the checkpoint, so a resumed run's log has no duplicates."""

@@ -1,0 +1,230 @@
+"""Training health: detect divergence, an overpowering discriminator, mode collapse and NaNs while
+training, and recover automatically by rolling back to the last healthy state with a remedy.
+
+The monitor is a Callback, so the loop itself stays small. Every ``every`` steps it checks:
+
+- ``nan``: a loss or gradient became NaN/Inf (reported by the Trainer's ``on_nonfinite`` hook);
+- ``divergence``: the discriminator's gradient norm or loss grew far beyond its healthy level;
+- ``d_overpowering``: the discriminator's loss stays near zero — it separates every real from every
+  fake — for several checks in a row (the generator gets no useful gradient);
+- ``mode_collapse`` (when given a sampler and real examples): the *coverage* of real data by a
+  fixed-noise batch — the share of real examples with a sample among their nearest neighbours — fell
+  below a threshold.
+
+Healthy checks take an in-memory snapshot of the whole training state. A problem is logged as an
+``event`` record in metrics.jsonl; with ``on_problem="recover"`` the state goes back to the snapshot,
+the learning rates are halved, the R1 penalty is strengthened and the noise stream is re-seeded; after
+``max_retries`` recoveries the run stops cleanly on its last healthy state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .callbacks import Callback
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+SampleFn = Callable[[nn.Module], torch.Tensor]
+ACTIONS = ("recover", "stop", "warn")
+
+
+@dataclass
+class HealthConfig:
+    """When the monitor calls a run unhealthy and what it does then."""
+
+    every: int = 100  # steps between checks
+    on_problem: str = "recover"  # recover | stop | warn
+    max_retries: int = 3
+    collapse_coverage: float = 0.5  # coverage of real data by fixed-noise samples below this -> mode_collapse
+    warmup: int = 1000  # an untrained generator covers little yet: judge collapse after this many steps,
+    # or earlier once coverage has been reached (a fall from there is a collapse)
+    overpower_loss: float = 0.02  # D's loss below this: it separates reals from fakes perfectly
+    overpower_share: float = 0.95  # ... in this share of a window's steps
+    overpower_checks: int = 3  # ... for this many checks in a row -> d_overpowering
+    r1_start: float = 0.1  # R1 gamma added by the first recovery (doubled by each further one)
+    divergence_factor: float = 50.0  # D gradient norm or |loss| this many times its healthy median
+
+    def __post_init__(self) -> None:
+        if self.on_problem not in ACTIONS:
+            raise ConfigError(f"on-problem must be one of {', '.join(ACTIONS)} (got {self.on_problem!r})")
+        if self.every < 1 or self.max_retries < 0:
+            raise ConfigError("health checks need every >= 1 and max_retries >= 0")
+
+
+class HealthMonitor(Callback):
+    """Watches a Trainer. With ``sample`` (generator -> a fixed batch of samples, as features) and
+    ``real`` (real examples in the same space) it also checks for mode collapse via coverage."""
+
+    def __init__(
+        self,
+        config: HealthConfig | None = None,
+        sample: SampleFn | None = None,
+        real: torch.Tensor | None = None,
+    ) -> None:
+        self.config = config or HealthConfig()
+        self.sample, self.real = sample, real
+        self.events: list[dict[str, Any]] = []
+        self._snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self._window: list[tuple[float, float, float]] = []  # (grad_d, |loss_d|, D perfect)
+        self._healthy: list[tuple[float, float]] = []  # medians of healthy windows
+        self._overpowered = 0
+        self._was_covering = False
+        self._grace_until = 0  # after a recovery, the remedies get time to act before collapse is judged
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._apply_remedies(trainer)  # a resumed run keeps the remedies applied before it stopped
+        self._take_snapshot(trainer)
+
+    def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        loss_d = stats.get("loss_d", 1.0)
+        # D's loss near zero: it tells every real from every fake (bounded losses: ns, hinge, rpgan)
+        perfect = 1.0 if trainer.config.loss != "wgan" and 0 <= loss_d < self.config.overpower_loss else 0.0
+        self._window.append((stats.get("grad_d", 0.0), abs(loss_d), perfect))
+        if trainer.step % self.config.every == 0:
+            problem = self._diagnose(trainer)
+            if problem is None:
+                self._take_snapshot(trainer)
+            else:
+                self._act(trainer, *problem)
+            self._window.clear()
+
+    def on_nonfinite(self, trainer: Trainer, stats: dict[str, float]) -> bool:
+        bad = ", ".join(k for k, v in stats.items() if not math.isfinite(v))
+        self._act(trainer, "nan", f"{bad} became NaN/Inf")
+        self._window.clear()
+        return True
+
+    # ------------------------------------------------------------------ diagnosis
+    def _diagnose(self, trainer: Trainer) -> tuple[str, str] | None:
+        cfg = self.config
+        if not self._window:
+            return None
+        grads = torch.tensor([w[0] for w in self._window])
+        losses = torch.tensor([w[1] for w in self._window])
+        above = sum(w[2] for w in self._window) / len(self._window)
+        g_med, l_med = float(grads.median()), float(losses.median())
+        if len(self._healthy) >= 2 and trainer.step >= cfg.warmup:
+            # both the gradient and the loss far above their healthy levels (either alone also happens
+            # while a healthy run finds its balance early on)
+            ref_g = max(h[0] for h in self._healthy)
+            ref_l = max(h[1] for h in self._healthy)
+            diverged_g = g_med > cfg.divergence_factor * max(ref_g, 1e-3)
+            if diverged_g and l_med > cfg.divergence_factor * max(ref_l, 1e-2):
+                return (
+                    "divergence",
+                    f"D gradient {g_med:.3g} / loss {l_med:.3g} vs healthy {ref_g:.3g} / {ref_l:.3g}",
+                )
+        self._overpowered = self._overpowered + 1 if above >= cfg.overpower_share else 0
+        if self._overpowered >= cfg.overpower_checks:
+            self._overpowered = 0
+            return "d_overpowering", f"D told every real from every fake for {cfg.overpower_checks} checks"
+        if self.sample is not None and self.real is not None:
+            was_training = trainer.G_ema.training
+            with torch.no_grad():
+                fake = self.sample(trainer.G_ema.eval())
+            trainer.G_ema.train(was_training)
+            cov = coverage(self.real, fake)
+            trainer.log_record({"step": trainer.step, "coverage": round(cov, 4)})
+            judged = (trainer.step >= cfg.warmup or self._was_covering) and trainer.step >= self._grace_until
+            if cov < cfg.collapse_coverage and judged:
+                return "mode_collapse", f"fixed-noise samples cover {cov:.0%} of the real data"
+            self._was_covering = self._was_covering or cov >= cfg.collapse_coverage
+        self._healthy.append((g_med, l_med))
+        return None
+
+    # ------------------------------------------------------------------ actions
+    def _take_snapshot(self, trainer: Trainer) -> None:
+        tensors, state = trainer.state_tensors()
+        self._snapshot = ({k: v.detach().clone() for k, v in tensors.items()}, state)
+
+    def _act(self, trainer: Trainer, name: str, detail: str) -> None:
+        health = trainer.extra_state.setdefault(
+            "health", {"retries": 0, "lr_g_scale": 1.0, "lr_d_scale": 1.0, "r1_boost": 0.0}
+        )
+        event: dict[str, Any] = {"step": trainer.step, "event": name, "detail": detail}
+        action = self.config.on_problem
+        if action == "recover" and health["retries"] >= self.config.max_retries:
+            action = "stop"
+            event["detail"] += f"; recovery budget ({self.config.max_retries}) exhausted"
+        if action in ("recover", "stop") and self._snapshot is not None:
+            trainer.restore_state(*self._snapshot)
+            trainer.extra_state["health"] = health  # the counters outlive the rollback
+        if action == "recover":
+            health["retries"] += 1
+            # A discriminator that wins too easily (collapse, overpowering) is slowed down; a numerical
+            # blow-up (nan, divergence) slows both. Either way the R1 penalty grows.
+            health["lr_d_scale"] *= 0.5
+            if name in ("nan", "divergence"):
+                health["lr_g_scale"] *= 0.5
+            health["r1_boost"] = max(2 * health["r1_boost"], self.config.r1_start)
+            self._apply_remedies(trainer)
+            self._grace_until, self._was_covering = trainer.step + self.config.warmup // 2, False
+            trainer.rng.manual_seed(
+                trainer.config.seed + 7919 * health["retries"]
+            )  # a different noise stream
+            event["action"] = (
+                f"rolled back to step {trainer.step}; lr G x{health['lr_g_scale']:g}, lr D x{health['lr_d_scale']:g}, "
+                f"R1 gamma +{health['r1_boost']:g}, noise re-seeded (recovery {health['retries']})"
+            )
+            self._take_snapshot(trainer)
+        elif action == "stop":
+            event["action"] = f"stopped on the last healthy state (step {trainer.step})"
+            trainer.stop_reason = f"{name}: {event['detail']}"
+        else:
+            event["action"] = "warned"
+        self._healthy.clear()
+        self.events.append(event)
+        trainer.log_record(event)
+
+    def _apply_remedies(self, trainer: Trainer) -> None:
+        health = trainer.extra_state.get("health")
+        if not health:
+            return
+        for opt, base, scale in (
+            (trainer.opt_g, trainer.config.lr_g, health["lr_g_scale"]),
+            (trainer.opt_d, trainer.config.lr_d, health["lr_d_scale"]),
+        ):
+            for group in opt.param_groups:
+                group["lr"] = base * scale
+        trainer.r1_boost = health["r1_boost"]
+
+
+def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> float:
+    """Share of real examples with a generated one inside their k-nearest-real-neighbour ball
+    (the "coverage" of Naeem et al. 2020): ~1 when every region of the data is generated, and about the
+    share of modes kept when the generator has collapsed onto a few."""
+    r, f = real.flatten(1).float(), fake.flatten(1).float()
+    radius = torch.cdist(r, r).kthvalue(k + 1, dim=1).values  # +1: the distance to itself is 0
+    return float((torch.cdist(r, f).min(dim=1).values <= radius).float().mean())
+
+
+def pairwise_diversity(samples: torch.Tensor) -> float:
+    """Mean pairwise Euclidean distance of a batch of samples (flattened)."""
+    x = samples.flatten(1).float()
+    d = torch.cdist(x, x)
+    n = x.shape[0]
+    return float(d.sum() / max(n * (n - 1), 1))
+
+
+def fixed_noise_sampler(
+    recipe: Any, n: int = 256, seed: int = 12345, cond: torch.Tensor | None = None
+) -> SampleFn:
+    """``n`` samples from fixed noise (and fixed conditioning ``cond``), for any recipe's generator."""
+    z = recipe.sample_latents(n, torch.Generator().manual_seed(seed))
+
+    @torch.no_grad()
+    def sample(generator: nn.Module) -> torch.Tensor:
+        device = next(generator.parameters()).device
+        return generator(z.to(device), cond.to(device) if cond is not None else None).cpu()
+
+    return sample

@@ -1,0 +1,104 @@
+"""The health monitor catches collapse and NaNs while training and recovers; healthy runs raise nothing."""
+
+import json
+
+import torch
+from test_engine import CENTERS, ring
+from test_engine import coverage as mode_coverage
+
+from ganforge.config import TrainConfig
+from ganforge.engine.callbacks import Callback
+from ganforge.engine.health import HealthConfig, HealthMonitor, coverage, fixed_noise_sampler
+from ganforge.engine.trainer import Trainer
+from ganforge.recipes.vector import TensorSource, VectorRecipe
+
+REAL = ring(10_000)
+REFERENCE = ring(512, seed=5)  # held-out real examples the fixed-noise samples must cover
+
+
+def ring_trainer(
+    cfg: TrainConfig, health: HealthConfig | None, run_dir=None, extra=()
+) -> tuple[Trainer, HealthMonitor]:
+    recipe = VectorRecipe()
+    monitor = HealthMonitor(health or HealthConfig(), fixed_noise_sampler(recipe, n=512), REFERENCE)
+    callbacks = ([monitor] if health is not None else []) + list(extra)
+    return Trainer(recipe, TensorSource(REAL), cfg, run_dir=run_dir, callbacks=callbacks), monitor
+
+
+# Collapse-prone on purpose: the non-saturating loss with no gradient penalty, no EMA and a discriminator
+# that learns 5x faster than the generator chases the generator from mode to mode.
+COLLAPSING = dict(steps=3000, batch_size=256, loss="ns", lr_g=2e-4, lr_d=1e-3, betas=(0.5, 0.999),
+                  r1_gamma=0.0, r2_gamma=0.0, ema_halflife_images=0.0, log_every=100, seed=0)  # fmt: skip
+HEALTHY = dict(steps=3000, batch_size=256, loss="rpgan", lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9),
+               r1_gamma=0.1, r2_gamma=0.1, ema_halflife_images=50_000, log_every=100, seed=0)  # fmt: skip
+
+
+def modes_of(trainer: Trainer) -> tuple[int, float]:
+    with torch.no_grad():
+        return mode_coverage(trainer.G_ema(torch.randn(2000, 8, generator=torch.Generator().manual_seed(1))))
+
+
+def test_collapse_is_detected():
+    trainer, monitor = ring_trainer(TrainConfig(**COLLAPSING), HealthConfig(every=100, on_problem="warn"))
+    trainer.fit()
+    collapses = [e for e in monitor.events if e["event"] == "mode_collapse"]
+    assert collapses and collapses[0]["step"] <= 1500, monitor.events
+    assert modes_of(trainer)[0] <= 5  # the run really did collapse (it ends on about half the modes)
+
+
+def test_a_healthy_run_raises_no_alarm():
+    trainer, monitor = ring_trainer(TrainConfig(**HEALTHY), HealthConfig(every=100))
+    trainer.fit()
+    assert monitor.events == []
+    assert modes_of(trainer)[0] >= 7
+
+
+class PoisonD(Callback):
+    """Sets one discriminator weight to NaN after each of the given steps, once (an injected failure;
+    a rolled-back run passing the same step again is not poisoned again)."""
+
+    def __init__(self, at: set[int]) -> None:
+        self.at = set(at)
+
+    def on_step_end(self, trainer, stats) -> None:
+        if trainer.step in self.at:
+            self.at.discard(trainer.step)
+            with torch.no_grad():
+                next(trainer.D.parameters()).view(-1)[0] = float("nan")
+
+
+def test_injected_nan_rolls_back_and_training_continues(tmp_path):
+    cfg = TrainConfig(**(HEALTHY | {"steps": 600, "checkpoint_every": 100}))
+    trainer, monitor = ring_trainer(cfg, HealthConfig(every=50), run_dir=tmp_path, extra=[PoisonD({230})])
+    result = trainer.fit()
+    assert result.stopped_by == "steps" and trainer.step == 600
+    assert [e["event"] for e in monitor.events] == ["nan"]
+    assert all(torch.isfinite(p).all() for p in trainer.D.parameters())
+    logged = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("event") == "nan" and "rolled back to step 200" in r["action"] for r in logged)
+
+
+def test_exhausted_recovery_stops_cleanly_on_the_last_healthy_state(tmp_path):
+    cfg = TrainConfig(**(HEALTHY | {"steps": 600, "checkpoint_every": 100}))
+    poison = PoisonD(set(range(120, 600)))
+    trainer, monitor = ring_trainer(
+        cfg, HealthConfig(every=50, max_retries=2), run_dir=tmp_path, extra=[poison]
+    )
+    result = trainer.fit()
+    assert result.stopped_by == "health" and "exhausted" in trainer.stop_reason
+    assert [e["event"] for e in monitor.events] == ["nan"] * 3
+    assert trainer.step == 100  # the last healthy check before the first failure
+    assert all(torch.isfinite(p).all() for p in trainer.D.parameters())
+    from ganforge.engine import checkpoint as ckpt
+
+    tensors, state = ckpt.read_checkpoint(tmp_path)  # the checkpoint left behind is the healthy state
+    assert state["step"] == 100 and all(
+        torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point()
+    )
+
+
+def test_coverage_separates_a_collapsed_generator():
+    assert coverage(REFERENCE, ring(512, seed=6)) > 0.8
+    two_modes = ring(4000, seed=7)
+    two_modes = two_modes[torch.cdist(two_modes, CENTERS[:2]).min(1).values < 0.3][:512]
+    assert abs(coverage(REFERENCE, two_modes) - 0.25) < 0.1  # about the share of modes kept
