@@ -284,7 +284,7 @@ class TableGAN:
         n: int,
         seed: int | None = None,
         conditions: dict[str, Any] | None = None,
-        chunk_rows: int = 100_000,
+        chunk_rows: int = 25_000,
     ) -> pd.DataFrame:
         """``n`` synthetic rows as a DataFrame with the training table's columns and dtypes.
 
@@ -298,7 +298,7 @@ class TableGAN:
 
     def sample_to_file(
         self, n: int, path: str | Path, seed: int | None = None, conditions: dict[str, Any] | None = None,
-        chunk_rows: int = 100_000,
+        chunk_rows: int = 25_000,
     ) -> Path:  # fmt: skip
         """Stream ``n`` rows to a .parquet or .csv file chunk by chunk (memory stays flat in ``n``)."""
         import pyarrow as pa
