@@ -21,6 +21,7 @@ from .engine.trainer import Trainer, resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .monitor import FeatureDistanceMonitor, SampleGrid
 from .recipes.image import ImageRecipe, ImageRecipeConfig, ImageSource, decode_images, preset
+from .tensorboard import TensorBoardLogger
 
 SAMPLE_SEED = 1234  # fixed noise for the sample grids written while training
 
@@ -138,6 +139,7 @@ class ImageGAN:
         cbs = list(callbacks or [])
         if run_dir is not None:
             cbs.append(SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every))
+            cbs.append(TensorBoardLogger(run_dir / "tensorboard"))  # after SampleGrid: logs its grids
         if monitor_every:
             cbs.append(FeatureDistanceMonitor(ds.images, self._grid_fn(), every=monitor_every))
         if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for images)

@@ -27,6 +27,7 @@ from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer, resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .recipes.table import TableRecipe, TableRecipeConfig, TableSource
+from .tensorboard import TensorBoardLogger
 
 # Training settings that suit tables (measured on UCI Adult, benchmarks/table_vs_ctgan.py): the
 # non-saturating loss on the packed discriminator, Adam at 5e-4 with beta1 0.5, and an EMA of the
@@ -163,6 +164,7 @@ class TableGAN:
             self.recipe_config = replace(self.recipe_config, cond_freq=freq)
         recipe = TableRecipe(self.recipe_config)
         cbs = list(callbacks or [])
+        cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
         if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for tables)
             cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)

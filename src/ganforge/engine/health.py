@@ -1,5 +1,6 @@
 """Training health: detect divergence, an overpowering discriminator, mode collapse and NaNs while
-training, and recover automatically by rolling back to the last healthy state with a remedy.
+training, and recover automatically by rolling back to the last healthy state with a remedy
+chosen by the diagnosis (see :meth:`HealthMonitor._prescribe` and docs/health.md).
 
 The monitor is a Callback, so the loop itself stays small. Every ``every`` steps it checks:
 
@@ -13,8 +14,8 @@ The monitor is a Callback, so the loop itself stays small. Every ``every`` steps
 
 Healthy checks take an in-memory snapshot of the whole training state. A problem is logged as an
 ``event`` record in metrics.jsonl; with ``on_problem="recover"`` the state goes back to the snapshot,
-the learning rates are halved, the R1 penalty is strengthened and the noise stream is re-seeded; after
-``max_retries`` recoveries the run stops cleanly on its last healthy state.
+the remedy is applied and the noise stream is re-seeded; after ``max_retries`` recoveries the run stops
+cleanly on its last healthy state.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..losses import get_loss
 from .callbacks import Callback
 
 if TYPE_CHECKING:
@@ -44,7 +46,9 @@ class HealthConfig:
     every: int = 100  # steps between checks
     on_problem: str = "recover"  # recover | stop | warn
     max_retries: int = 3
-    collapse_coverage: float = 0.5  # coverage of real data by fixed-noise samples below this -> mode_collapse
+    collapse_coverage: float = (
+        0.35  # coverage of real data by fixed-noise samples below this -> mode_collapse
+    )
     warmup: int = 1000  # an untrained generator covers little yet: judge collapse after this many steps,
     # or earlier once coverage has been reached (a fall from there is a collapse)
     overpower_loss: float = 0.02  # D's loss below this: it separates reals from fakes perfectly
@@ -78,6 +82,7 @@ class HealthMonitor(Callback):
         self._healthy: list[tuple[float, float]] = []  # medians of healthy windows
         self._overpowered = 0
         self._was_covering = False
+        self._warned: set[str] = set()
         self._grace_until = 0  # after a recovery, the remedies get time to act before collapse is judged
 
     # ------------------------------------------------------------------ hooks
@@ -94,8 +99,9 @@ class HealthMonitor(Callback):
             problem = self._diagnose(trainer)
             if problem is None:
                 self._take_snapshot(trainer)
-            else:
-                self._act(trainer, *problem)
+                self._warned.clear()
+            elif not (self.config.on_problem == "warn" and problem[0] in self._warned):
+                self._act(trainer, *problem)  # a warning is given once until the run is healthy again
             self._window.clear()
 
     def on_nonfinite(self, trainer: Trainer, stats: dict[str, float]) -> bool:
@@ -149,7 +155,7 @@ class HealthMonitor(Callback):
 
     def _act(self, trainer: Trainer, name: str, detail: str) -> None:
         health = trainer.extra_state.setdefault(
-            "health", {"retries": 0, "lr_g_scale": 1.0, "lr_d_scale": 1.0, "r1_boost": 0.0}
+            "health", {"retries": 0, "lr_g_scale": 1.0, "lr_d_scale": 1.0, "r1_boost": 0.0, "r2_boost": 0.0}
         )
         event: dict[str, Any] = {"step": trainer.step, "event": name, "detail": detail}
         action = self.config.on_problem
@@ -161,30 +167,60 @@ class HealthMonitor(Callback):
             trainer.extra_state["health"] = health  # the counters outlive the rollback
         if action == "recover":
             health["retries"] += 1
-            # A discriminator that wins too easily (collapse, overpowering) is slowed down; a numerical
-            # blow-up (nan, divergence) slows both. Either way the R1 penalty grows.
-            health["lr_d_scale"] *= 0.5
-            if name in ("nan", "divergence"):
-                health["lr_g_scale"] *= 0.5
-            health["r1_boost"] = max(2 * health["r1_boost"], self.config.r1_start)
+            event["action"] = f"rolled back to step {trainer.step}; " + self._prescribe(trainer, name, health)
             self._apply_remedies(trainer)
-            self._grace_until, self._was_covering = trainer.step + self.config.warmup // 2, False
+            if name == "mode_collapse":  # Adam's moments remember the collapsed dynamics
+                trainer.opt_g.state.clear()
+                trainer.opt_d.state.clear()
+            self._grace_until, self._was_covering = trainer.step + self.config.warmup, False
             trainer.rng.manual_seed(
                 trainer.config.seed + 7919 * health["retries"]
             )  # a different noise stream
-            event["action"] = (
-                f"rolled back to step {trainer.step}; lr G x{health['lr_g_scale']:g}, lr D x{health['lr_d_scale']:g}, "
-                f"R1 gamma +{health['r1_boost']:g}, noise re-seeded (recovery {health['retries']})"
-            )
             self._take_snapshot(trainer)
         elif action == "stop":
             event["action"] = f"stopped on the last healthy state (step {trainer.step})"
             trainer.stop_reason = f"{name}: {event['detail']}"
         else:
             event["action"] = "warned"
+            self._warned.add(name)
         self._healthy.clear()
         self.events.append(event)
         trainer.log_record(event)
+
+    def _prescribe(self, trainer: Trainer, name: str, health: dict[str, Any]) -> str:
+        """Change what the diagnosis suggests; returns what was done, for the event record.
+
+        - ``nan`` / ``divergence`` (a numerical blow-up): both learning rates halved, R1 added.
+        - ``d_overpowering`` (D wins too easily): D's learning rate halved, R1 added.
+        - ``mode_collapse``: the stable recipe (below), applied once.
+        R1 starts at ``r1_start`` and doubles with each further nan/divergence/overpowering recovery.
+        """
+        done = []
+        if name == "mode_collapse":
+            # The stable recipe, applied once: the relativistic pairing loss in place of a bounded one,
+            # R1 and R2, an EMA generator (averaged weights smooth out a generator that hops between
+            # modes), and one learning rate for both nets (a discriminator that learns faster than the
+            # generator chases it from mode to mode). A further collapse re-seeds and gives it time.
+            if trainer.config.loss in ("ns", "hinge"):
+                health["loss"] = "rpgan"
+                done.append("loss -> rpgan")
+            if trainer.config.ema_halflife_images <= 0:
+                health["ema_halflife_images"] = 200.0 * trainer.config.batch_size
+                done.append(f"EMA half-life {health['ema_halflife_images']:g} images")
+            health["r1_boost"] = max(health["r1_boost"], self.config.r1_start)
+            health["r2_boost"] = max(health.get("r2_boost", 0.0), self.config.r1_start)
+            lr_d = trainer.config.lr_d * health["lr_d_scale"]
+            health["lr_g_scale"] = max(health["lr_g_scale"], lr_d / trainer.config.lr_g)
+        else:
+            health["lr_d_scale"] *= 0.5
+            if name in ("nan", "divergence"):
+                health["lr_g_scale"] *= 0.5
+            health["r1_boost"] = max(2 * health["r1_boost"], self.config.r1_start)
+        done += [f"lr G x{health['lr_g_scale']:g}", f"lr D x{health['lr_d_scale']:g}",
+                 f"R1 gamma +{health['r1_boost']:g}"]  # fmt: skip
+        if health.get("r2_boost"):
+            done.append(f"R2 gamma +{health['r2_boost']:g}")
+        return ", ".join(done) + f", noise re-seeded (recovery {health['retries']})"
 
     def _apply_remedies(self, trainer: Trainer) -> None:
         health = trainer.extra_state.get("health")
@@ -197,6 +233,11 @@ class HealthMonitor(Callback):
             for group in opt.param_groups:
                 group["lr"] = base * scale
         trainer.r1_boost = health["r1_boost"]
+        trainer.r2_boost = health.get("r2_boost", 0.0)
+        if health.get("loss"):
+            trainer.loss = get_loss(health["loss"])
+        if health.get("ema_halflife_images"):
+            trainer.ema_halflife_images = health["ema_halflife_images"]
 
 
 def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> float:

@@ -118,7 +118,9 @@ class Trainer:
         self.train_seconds = 0.0
         self.last_stats: dict[str, float] = {}
         self.stop_reason: str | None = None
-        self.r1_boost = 0.0  # added to r1_gamma by automatic recovery (see engine/health.py)
+        self.r1_boost = 0.0  # added to r1_gamma / r2_gamma by automatic recovery (see engine/health.py)
+        self.r2_boost = 0.0
+        self.ema_halflife_images = config.ema_halflife_images  # automatic recovery may switch it on
 
     # ------------------------------------------------------------------ one step
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -137,8 +139,8 @@ class Trainer:
         cfg = self.config
         with torch.no_grad():
             fake = self._fake(real.shape[0], c)
-        r1_gamma = cfg.r1_gamma + self.r1_boost
-        do_reg = (r1_gamma > 0 or cfg.r2_gamma > 0) and self.step % cfg.reg_interval == 0
+        r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
+        do_reg = (r1_gamma > 0 or r2_gamma > 0) and self.step % cfg.reg_interval == 0
         real_aug = self.recipe.augment(real, self.augment_p, self.rng).detach().requires_grad_(do_reg)
         fake_aug = self.recipe.augment(fake, self.augment_p, self.rng).detach().requires_grad_(do_reg)
         d_real, d_fake = self.D(real_aug, c), self.D(fake_aug, c)
@@ -155,9 +157,9 @@ class Trainer:
                 r1 = r1_penalty(real_aug, d_real)
                 total = total + r1_gamma / 2 * r1 * cfg.reg_interval
                 stats["r1"] = float(r1.detach())
-            if cfg.r2_gamma > 0:
+            if r2_gamma > 0:
                 r2 = r2_penalty(fake_aug, d_fake)
-                total = total + cfg.r2_gamma / 2 * r2 * cfg.reg_interval
+                total = total + r2_gamma / 2 * r2 * cfg.reg_interval
                 stats["r2"] = float(r2.detach())
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
@@ -209,9 +211,7 @@ class Trainer:
         stats.update(self._g_step(real, c))
         self.step += 1
         self.images_seen += real.shape[0]
-        beta = ema_beta(
-            real.shape[0], self.images_seen, self.config.ema_halflife_images, self.config.ema_rampup
-        )
+        beta = ema_beta(real.shape[0], self.images_seen, self.ema_halflife_images, self.config.ema_rampup)
         update_ema(self.G_ema, self.G, beta)
         self._adapt_augment()
         stats["augment_p"] = self.augment_p
