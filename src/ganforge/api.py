@@ -269,7 +269,7 @@ def _card(gan: ImageGAN) -> dict[str, Any]:
         "Model": {"kind": "image GAN", "architecture": rc.arch, "preset": gan.preset_name,
                   "resolution": f"{rc.resolution}x{rc.resolution}", "channels": rc.channels, "classes": classes},
         "Data": gan.data_info,
-        "Training": {k: v for k, v in gan.metrics.items() if k != "evaluation"},
+        "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
         "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
         "Intended use": "Research and prototyping of synthetic images. Generated images are synthetic and "
         "must be labelled as such; they can reproduce biases of the training data.",

@@ -304,31 +304,76 @@ def evaluate(
     extractor: Annotated[
         str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")
     ] = "inception",
+    prdc: Annotated[
+        bool, typer.Option("--prdc/--no-prdc", help="Images: precision, recall, density, coverage.")
+    ] = True,
+    per_class: Annotated[
+        bool | None,
+        typer.Option(
+            "--per-class/--no-per-class", help="Images: FID/KID per class (default: if conditional)."
+        ),
+    ] = None,
+    per_class_n: Annotated[
+        int | None,
+        typer.Option(help="Images: images per class and side for per-class FID/KID (default: ~n/classes)."),
+    ] = None,
+    memorisation: Annotated[
+        bool,
+        typer.Option(
+            "--memorisation/--no-memorisation",
+            help="Nearest training example of each sample (DCR for tables).",
+        ),
+    ] = True,
+    memorisation_space: Annotated[
+        str,
+        typer.Option(
+            help="Images: search in pixels (fast: the whole training set; finds near-verbatim copies) "
+            "| features (effnet-lite0: also finds shifted or re-coloured copies; ~25 images/s, use "
+            "--memorisation-n 10000)."
+        ),
+    ] = "pixels",
+    memorisation_n: Annotated[
+        int,
+        typer.Option(help="Images: training images searched for nearest neighbours (a fixed random subset)."),
+    ] = 100_000,
+    augment_utility: Annotated[
+        bool, typer.Option(help="Images: does adding class-conditional samples help a small-data classifier?")
+    ] = False,
+    real_per_class: Annotated[
+        int, typer.Option(help="Augment utility: real training images per class.")
+    ] = 20,
+    synthetic_per_class: Annotated[
+        int, typer.Option(help="Augment utility: generated images added per class.")
+    ] = 200,
     real: Annotated[
         Path | None, typer.Option(help="Tables: the real table (default: the training file).")
     ] = None,
     holdout: Annotated[
-        Path | None, typer.Option(help="Tables: held-out real rows to test ML efficacy on.")
+        Path | None, typer.Option(help="Tables: held-out real rows to test ML efficacy and DCR on.")
     ] = None,
     target: Annotated[str | None, typer.Option(help="Tables: column to predict for ML efficacy.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the generated data.")] = 0,
 ) -> None:
-    """Images: FID and KID against real images. Tables: quality, ML efficacy, detection, copies."""
+    """Images: FID/KID, precision/recall/density/coverage, per-class FID, memorisation. Tables: quality,
+    ML efficacy, detection, copies, DCR. See docs/evaluation.md."""
     from . import artifact
     from .evaluate import evaluate_run, evaluate_table_run, table_summary
+    from .evaluate_images import print_image_result
 
     if artifact.read_config(run).get("kind") == "table":
-        result = evaluate_table_run(run, real=real, holdout=holdout, target=target, n=n, seed=seed)
+        result = evaluate_table_run(
+            run, real=real, holdout=holdout, target=target, n=n, seed=seed, memorisation=memorisation
+        )
         for key, value in table_summary(result).items():
             out_console.print(f"{key:>22}  {value}")
         return
     result = evaluate_run(
-        run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console
-    )
-    out_console.print(
-        f"FID {result['fid']:.2f}   KID {result['kid'] * 1000:.2f} ± {result['kid_std'] * 1000:.2f} (x1e-3)   "
-        f"[{result['extractor']}, {result['n_fake']} generated vs {result['n_real']} real]"
-    )
+        run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console, prdc=prdc,
+        per_class=per_class, per_class_n=per_class_n, memorisation=memorisation,
+        memorisation_space=memorisation_space, memorisation_n=memorisation_n, augment_utility=augment_utility,
+        real_per_class=real_per_class, synthetic_per_class=synthetic_per_class,
+    )  # fmt: skip
+    print_image_result(result, run, out_console)
 
 
 @app.command()
@@ -344,6 +389,21 @@ def datasets() -> None:
         table.add_row(info.name, "[green]yes[/]" if ok else f"[red]no[/] ({info.how_to_install})",
                       f"{info.native_resolution}px x{info.channels}", info.description)  # fmt: skip
     out_console.print(table)
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default: RUN/report.html).")] = None,
+    real: Annotated[
+        Path | None, typer.Option(help="Tables: the real table to compare with (default: the training file).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: curves, health events, samples, evaluation figures."""
+    from .report import write_report
+
+    path = write_report(run, out=out, real=real)
+    out_console.print(f"wrote {path}  (open it in a browser)")
 
 
 def main() -> None:

@@ -244,9 +244,9 @@ def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> float:
     """Share of real examples with a generated one inside their k-nearest-real-neighbour ball
     (the "coverage" of Naeem et al. 2020): ~1 when every region of the data is generated, and about the
     share of modes kept when the generator has collapsed onto a few."""
-    r, f = real.flatten(1).float(), fake.flatten(1).float()
-    radius = torch.cdist(r, r).kthvalue(k + 1, dim=1).values  # +1: the distance to itself is 0
-    return float((torch.cdist(r, f).min(dim=1).values <= radius).float().mean())
+    from ..metrics.prdc import coverage as prdc_coverage
+
+    return prdc_coverage(real.flatten(1).double().numpy(), fake.flatten(1).double().numpy(), k)
 
 
 def pairwise_diversity(samples: torch.Tensor) -> float:
