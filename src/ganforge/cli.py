@@ -55,7 +55,10 @@ def train_images(
         int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")
     ] = 0,
     on_problem: Annotated[
-        str, typer.Option(help="On collapse/divergence/NaN: recover | stop | warn | off.")
+        str,
+        typer.Option(
+            "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
+        ),
     ] = "recover",
 ) -> None:
     """Train an image GAN; Ctrl-C saves a checkpoint and stops cleanly."""
@@ -123,7 +126,10 @@ def train_table(
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
     on_problem: Annotated[
-        str, typer.Option(help="On collapse/divergence/NaN: recover | stop | warn | off.")
+        str,
+        typer.Option(
+            "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
+        ),
     ] = "recover",
 ) -> None:
     """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
