@@ -17,7 +17,7 @@ from .data.images import ImageDataset, to_pil
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
-from .engine.trainer import Trainer, resolve_device
+from .engine.trainer import Trainer
 from .errors import CheckpointError, ConfigError, DataError
 from .monitor import FeatureDistanceMonitor, SampleGrid
 from .recipes.image import ImageRecipe, ImageRecipeConfig, ImageSource, decode_images, preset
@@ -299,11 +299,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
         rc.channels,
     )
     gan.train_config, gan.recipe_config = tc, rc
-    gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
-    gan.device = resolve_device(device)
-    nets = artifact.load_networks(ImageRecipe(rc), run_dir, config, gan.device)
-    gan.G, gan.D, gan.G_ema = nets["G"], nets["D"], nets["G_ema"]
-    return gan
+    return artifact.attach_run(gan, ImageRecipe(rc), run_dir, config, device)
 
 
 def resume_model(

@@ -112,6 +112,18 @@ def load_networks(
     return nets
 
 
+def attach_run(gan: Any, recipe: Any, run_dir: Path, config: dict[str, Any], device: str) -> Any:
+    """Give a model object built without ``__init__`` its run: data info, metrics, device and the
+    verified networks (G, D, G_ema) built by ``recipe``. Returns ``gan``."""
+    from .engine.trainer import resolve_device
+
+    gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
+    gan.device = resolve_device(device)
+    nets = load_networks(recipe, run_dir, config, gan.device)
+    gan.G, gan.D, gan.G_ema = nets["G"], nets["D"], nets["G_ema"]
+    return gan
+
+
 def resume_train_settings(
     config: dict[str, Any], run_dir: Path, steps: int | None, device: str | None, minutes: float | None
 ) -> dict[str, Any]:

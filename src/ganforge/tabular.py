@@ -24,7 +24,7 @@ from .data.tables import TableMetadata, infer_metadata, read_table
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
-from .engine.trainer import Trainer, resolve_device
+from .engine.trainer import Trainer
 from .errors import CheckpointError, ConfigError, DataError
 from .recipes.table import TableRecipe, TableRecipeConfig, TableSource
 from .tensorboard import TensorBoardLogger
@@ -407,11 +407,7 @@ def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
     gan = TableGAN.__new__(TableGAN)
     gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
     gan.epochs, gan.steps, gan.metadata_overrides, gan.default_budget = None, tc.steps, None, False
-    gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
-    gan.device = resolve_device(device)
-    nets = artifact.load_networks(TableRecipe(rc), run_dir, config, gan.device)
-    gan.G, gan.D, gan.G_ema = nets["G"], nets["D"], nets["G_ema"]
-    return gan
+    return artifact.attach_run(gan, TableRecipe(rc), run_dir, config, device)
 
 
 def resume_table(
