@@ -6,11 +6,12 @@ gradient penalty, no EMA, and a discriminator learning rate 5x the generator's. 
 collapsed when fewer than 7 of the 8 modes hold at least 1 % of 2,000 samples (within 3 sigma).
 
 Overhead: the same healthy configuration trained with and without the monitor (collapse check on,
-every 100 steps), best of ``--repeats`` timings each; and an image run (digits, 16 px, default
-preset) with and without the monitor as `train images` wires it.
+every 100 steps), and an image run (digits, 16 px) and a table run (Adult) with and without the
+monitor as `train images` / `train table` wire it; CPU seconds, best of ``--repeats`` each.
 
     .venv/bin/python benchmarks/health.py            # 10 seeds, ~25 minutes on 2 cores
     .venv/bin/python benchmarks/health.py --seeds 3  # quicker
+    .venv/bin/python benchmarks/health.py --seeds 0  # the overhead figures only
 """
 
 from __future__ import annotations
@@ -77,28 +78,52 @@ def run_ring(settings: dict, seed: int, monitor: bool, on_problem: str = "recove
     }  # fmt: skip
 
 
-def image_overhead(steps: int, repeats: int) -> dict:
-    """Seconds for an image run on digits with and without the default monitor (best of ``repeats``)."""
-    from ganforge import ImageGAN
-
-    out = {}
-    for health in ("off", "recover"):
-        times = []
-        for _ in range(repeats):
-            gan = ImageGAN(resolution=16, steps=steps, batch_size=64, seed=0, device="cpu")
-            t0 = time.perf_counter()
-            gan.fit("digits", health=health, sample_every=10**9)
-            times.append(time.perf_counter() - t0)
-        out[health] = round(min(times), 3)
+def timed_fits(make_fit, repeats: int) -> dict:
+    """CPU seconds of the same run with the monitor off and on (``make_fit(health)`` trains once),
+    interleaved so both see the same machine load; best of ``repeats`` each."""
+    times: dict[str, list[float]] = {"off": [], "recover": []}
+    for _ in range(repeats):
+        for health in times:
+            t0 = time.process_time()
+            make_fit(health)
+            times[health].append(time.process_time() - t0)
+    out = {k: round(min(v), 3) for k, v in times.items()}
     out["overhead"] = round(out["recover"] / out["off"] - 1, 4)
     return out
+
+
+def image_overhead(steps: int, repeats: int) -> dict:
+    """An image run on digits (16 px, default preset) with and without the monitor as `train images`
+    wires it (collapse check included)."""
+    from ganforge import ImageGAN
+
+    def fit(health: str) -> None:
+        gan = ImageGAN(resolution=16, steps=steps, batch_size=64, seed=0, device="cpu")
+        gan.fit("digits", health=health, sample_every=10**9)
+
+    return timed_fits(fit, repeats)
+
+
+def table_overhead(steps: int, repeats: int) -> dict:
+    """A table run on 5,000 Adult rows with and without the monitor as `train table` wires it."""
+    from table_vs_ctgan import load_dataset
+
+    from ganforge import TableGAN
+
+    train = load_dataset("adult")[0].iloc[:5000]
+
+    def fit(health: str) -> None:
+        TableGAN(steps=steps, seed=0, device="cpu").fit(train, health=health)
+
+    return timed_fits(fit, repeats)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--image-steps", type=int, default=300)
+    ap.add_argument("--image-steps", type=int, default=500)
+    ap.add_argument("--table-steps", type=int, default=300)
     args = ap.parse_args()
     torch.set_num_threads(1)  # tiny nets: one thread is fastest and timings are steadier
 
@@ -107,6 +132,17 @@ def main() -> None:
         runs["no_monitor"].append(run_ring(COLLAPSING, seed, monitor=False))
         runs["recover"].append(run_ring(COLLAPSING, seed, monitor=True))
         print(seed, runs["no_monitor"][-1], runs["recover"][-1], flush=True)
+    ring = timed_fits(lambda h: run_ring(HEALTHY, 0, monitor=h != "off", on_problem="warn"), args.repeats)
+    overhead = {
+        "timing": "CPU seconds (process time), best of --repeats, monitor off/on interleaved",
+        "ring_collapse_check": ring,
+        "image_digits_16px": image_overhead(args.image_steps, args.repeats),
+        "table_adult_5000_rows": table_overhead(args.table_steps, args.repeats),
+    }
+    print(overhead, flush=True)
+    if not args.seeds:  # overhead only: keep the collapse figures of the last full run
+        save("health_overhead", overhead)
+        return
     summary = {
         name: {
             "collapsed": sum(r["collapsed"] for r in rs),
@@ -117,19 +153,10 @@ def main() -> None:
         for name, rs in runs.items()
     }
 
-    ring_times = {}
-    for monitor in (False, True):
-        times = [
-            run_ring(HEALTHY, 0, monitor=monitor, on_problem="warn")["seconds"] for _ in range(args.repeats)
-        ]
-        ring_times["monitor" if monitor else "off"] = min(times)
-    ring_times["overhead"] = round(ring_times["monitor"] / ring_times["off"] - 1, 4)
-
     save("health", {
         "config": {"collapsing": COLLAPSING, "healthy": HEALTHY, "seeds": args.seeds},
         "summary": summary,
-        "overhead_ring_collapse_check": ring_times,
-        "overhead_image_digits_16px": image_overhead(args.image_steps, args.repeats),
+        "overhead": overhead,
         "runs": runs,
     })  # fmt: skip
 

@@ -14,6 +14,7 @@ from PIL import Image
 from . import artifact
 from .config import TrainConfig, from_dict
 from .data.images import ImageDataset, to_pil
+from .diversity import IMAGE_COLLAPSE, image_probe
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
@@ -92,6 +93,20 @@ class ImageGAN:
         self.device = torch.device("cpu")
         self.metrics: dict[str, Any] = {}
         self.run_dir: Path | None = None
+        self._model_id: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        """The watermark key id (5 hex digits) embedded in every image this model writes.
+
+        Random for a new model and saved in config.json; a run saved without one gets an id derived
+        from its weights' checksum, so it is the same every time the run is loaded.
+        """
+        if getattr(self, "_model_id", None) is None:
+            from .safety.watermark import new_model_id
+
+            self._model_id = new_model_id()
+        return str(self._model_id)
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -138,12 +153,15 @@ class ImageGAN:
         source = ImageSource(ds.images, ds.labels if conditional else None)
         cbs = list(callbacks or [])
         if run_dir is not None:
-            cbs.append(SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every))
+            cbs.append(
+                SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every, model_id=self.model_id)
+            )
             cbs.append(TensorBoardLogger(run_dir / "tensorboard"))  # after SampleGrid: logs its grids
         if monitor_every:
             cbs.append(FeatureDistanceMonitor(ds.images, self._grid_fn(), every=monitor_every))
-        if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for images)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
+        if health != "off":
+            probe = image_probe(recipe, ds.images, self.recipe_config.num_classes)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **IMAGE_COLLAPSE), *probe))
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
@@ -205,20 +223,39 @@ class ImageGAN:
         return torch.from_numpy(arr.astype(np.int64))
 
     def sample(
-        self, n: int, labels: int | list[int] | None = None, seed: int | None = None, as_pil: bool = False
+        self,
+        n: int,
+        labels: int | list[int] | None = None,
+        seed: int | None = None,
+        as_pil: bool = False,
+        watermark: bool = True,
     ) -> np.ndarray | list[Image.Image]:
-        """``n`` images from the EMA generator: uint8 (n, H, W, C), or PIL images with ``as_pil=True``."""
+        """``n`` images from the EMA generator: uint8 (n, H, W, C), or PIL images with ``as_pil=True``.
+
+        With ``watermark`` (the default) every image carries the invisible mark of :attr:`model_id`
+        (see ``ganforge verify`` and docs/responsible-use.md).
+        """
         if self.G_ema is None:
             raise ConfigError("the model is not trained yet: call fit() or load() first")
         if n < 1:
             raise ConfigError(f"n must be >= 1 (got {n})")
         images = self._generate(self.G_ema.eval(), n, labels, seed)
+        if watermark:
+            from .safety.watermark import mark
+
+            images = mark(images, self.model_id)
         return [to_pil(im) for im in images] if as_pil else images
 
     def interpolate(
-        self, steps: int = 32, label: int | None = None, seed: int = 0, points: int = 4
+        self,
+        steps: int = 32,
+        label: int | None = None,
+        seed: int = 0,
+        points: int = 4,
+        watermark: bool = True,
     ) -> np.ndarray:
-        """A looping latent walk through ``points`` random latents (spherical interpolation), as images."""
+        """A looping latent walk through ``points`` random latents (spherical interpolation), as images
+        (each frame watermarked unless ``watermark=False``)."""
         rc, rng = self.recipe_config, torch.Generator().manual_seed(seed)
         keys = torch.randn(points, rc.z_dim, generator=rng)
         t = torch.linspace(0, 1, steps + 1)[:-1].view(-1, 1)
@@ -226,7 +263,12 @@ class ImageGAN:
         z = torch.cat(frames).to(self.device)
         c = self._labels(len(z), label if label is not None else (0 if rc.num_classes else None), rng)
         with torch.no_grad():
-            return decode_images(self.G_ema.eval()(z, c.to(self.device) if c is not None else None))
+            images = decode_images(self.G_ema.eval()(z, c.to(self.device) if c is not None else None))
+        if watermark:
+            from .safety.watermark import mark
+
+            images = mark(images, self.model_id)
+        return images
 
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict[str, Any]:
@@ -237,6 +279,7 @@ class ImageGAN:
             "train": asdict(self.train_config),
             "data": self.data_info,
             "metrics": self.metrics,
+            "watermark_key_id": self.model_id,
         }
 
     def _write_config(self, run_dir: Path) -> None:
@@ -271,6 +314,8 @@ def _card(gan: ImageGAN) -> dict[str, Any]:
         "Data": gan.data_info,
         "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
         "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
+        "Watermark": {"watermark key id": gan.model_id, "check": "ganforge verify IMAGE --runs DIR",
+                      "details": "docs/responsible-use.md"},
         "Intended use": "Research and prototyping of synthetic images. Generated images are synthetic and "
         "must be labelled as such; they can reproduce biases of the training data.",
     }  # fmt: skip
@@ -299,7 +344,17 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
         rc.channels,
     )
     gan.train_config, gan.recipe_config = tc, rc
+    gan._model_id = _saved_model_id(config)
     return artifact.attach_run(gan, ImageRecipe(rc), run_dir, config, device)
+
+
+def _saved_model_id(config: dict[str, Any]) -> str | None:
+    """The run's watermark key id; for runs saved before ids existed, one derived from the weights."""
+    from .safety.watermark import model_id_from_digest
+
+    if config.get("watermark_key_id"):
+        return str(config["watermark_key_id"])
+    return model_id_from_digest(config["weights_sha256"]) if config.get("weights_sha256") else None
 
 
 def resume_model(
@@ -322,6 +377,7 @@ def resume_model(
         rc.channels,
     )
     gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
+    gan._model_id = _saved_model_id(config)
     gan.G = gan.D = gan.G_ema = None
     gan.device = torch.device("cpu")
     return gan

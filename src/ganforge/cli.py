@@ -12,6 +12,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .cli_privacy import (
+    AccountantOpt,
+    ClipOpt,
+    DeltaOpt,
+    DpFlag,
+    EpsilonOpt,
+    NoiseOpt,
+    PrivacyFlag,
+    SensitiveOpt,
+)
 from .errors import GanforgeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
@@ -131,8 +141,15 @@ def train_table(
             "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
         ),
     ] = "recover",
+    dp: DpFlag = False,
+    epsilon: EpsilonOpt = 3.0,
+    delta: DeltaOpt = None,
+    noise_multiplier: NoiseOpt = None,
+    max_grad_norm: ClipOpt = 1.0,
+    accountant: AccountantOpt = "rdp",
 ) -> None:
     """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
+    from .cli_privacy import dp_settings, print_privacy
     from .data.tables import infer_metadata, read_metadata_overrides, read_table
     from .engine.progress import ProgressCallback
     from .tabular import TableGAN, resume_table
@@ -155,7 +172,8 @@ def train_table(
             raise GanforgeError("--out is required (the run directory to create)")
         overrides = read_metadata_overrides(metadata) if metadata is not None else None
         gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
-                       metadata=overrides, checkpoint_every=checkpoint_every)  # fmt: skip
+                       metadata=overrides, checkpoint_every=checkpoint_every,
+                       dp=dp_settings(dp, epsilon, delta, noise_multiplier, max_grad_norm, accountant))  # fmt: skip
         console.print(infer_metadata(df, overrides).summary(), highlight=False)
         run_dir = out
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({len(df):,} rows) -> {run_dir}")
@@ -167,6 +185,7 @@ def train_table(
         f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows) in {m['train_seconds']:.0f} s "
         f"({m['stopped_by']})"
     )
+    print_privacy(console, gan)
     if m["stopped_by"] == "interrupt":
         console.print(
             f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train table {data} --resume {run_dir}"
@@ -211,16 +230,23 @@ def sample(
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,
     device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    watermark: Annotated[
+        bool, typer.Option(help="Images: invisible watermark + synthetic label (docs/responsible-use.md).")
+    ] = True,
+    engine: Annotated[
+        str, typer.Option(help="Images: torch | onnx (ONNX Runtime; exports RUN/model.onnx if needed).")
+    ] = "torch",
+    onnx: Annotated[Path | None, typer.Option(help="With --engine onnx: this ONNX file.")] = None,
 ) -> None:
     """Generate images or table rows from a trained run (tables stream to disk in chunks)."""
     from . import artifact
-    from .api import load
-    from .data.images import save_grid, to_pil
+    from .cli_export import load_sampler
+    from .cli_safety import write_images
 
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
     kind = artifact.read_config(run).get("kind")
-    model = load(run, device=device)
+    model = load_sampler(run, kind, device, engine, onnx)
     if kind == "table":
         if klass is not None or grid:
             raise GanforgeError("--class and --grid are for image models; use --condition for tables")
@@ -231,16 +257,8 @@ def sample(
     if condition:
         raise GanforgeError("--condition is for table models; use --class for images")
     n = n or 64
-    images = model.sample(n, labels=klass, seed=seed)
-    if grid:
-        path = out if out.suffix.lower() == ".png" else out / "grid.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_grid(images, path)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        for i, im in enumerate(images):
-            to_pil(im).save(out / f"{i:06d}.png")
-        path = out
+    images = model.sample(n, labels=klass, seed=seed, watermark=watermark)
+    path = write_images(images, out, grid, model.model_id if watermark else None)
     out_console.print(f"wrote {n} images to {path}")
 
 
@@ -282,6 +300,7 @@ def interpolate(
     klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     scale: Annotated[int, typer.Option(help="Enlarge frames by this factor.")] = 4,
+    watermark: Annotated[bool, typer.Option(help="Invisible watermark in every frame.")] = True,
 ) -> None:
     """Write a looping latent-space walk as an animated GIF."""
     from .api import load
@@ -290,10 +309,11 @@ def interpolate(
     if out.suffix.lower() != ".gif":
         raise GanforgeError("--out must end in .gif")
     gan = load(run)
-    images = gan.interpolate(steps=frames, label=klass, seed=seed, points=points)
+    images = gan.interpolate(steps=frames, label=klass, seed=seed, points=points, watermark=watermark)
     pil = [to_pil(im).resize((im.shape[1] * scale, im.shape[0] * scale), 0) for im in images]
     out.parent.mkdir(parents=True, exist_ok=True)
-    pil[0].save(out, save_all=True, append_images=pil[1:], duration=60, loop=0)
+    label = {"comment": f"synthetic (ganforge model {gan.model_id})"} if watermark else {}
+    pil[0].save(out, save_all=True, append_images=pil[1:], duration=60, loop=0, **label)
     out_console.print(f"wrote {len(pil)} frames to {out}")
 
 
@@ -359,6 +379,8 @@ def evaluate(
     ] = None,
     target: Annotated[str | None, typer.Option(help="Tables: column to predict for ML efficacy.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the generated data.")] = 0,
+    privacy: PrivacyFlag = False,
+    sensitive: SensitiveOpt = None,
 ) -> None:
     """Images: FID/KID, precision/recall/density/coverage, per-class FID, memorisation. Tables: quality,
     ML efficacy, detection, copies, DCR. See docs/evaluation.md."""
@@ -366,10 +388,15 @@ def evaluate(
     from .evaluate import evaluate_run, evaluate_table_run, table_summary
     from .evaluate_images import print_image_result
 
+    if artifact.read_config(run).get("kind") in ("superres", "translate"):
+        from .cli_img2img import evaluate_cmd
+
+        return evaluate_cmd(run, ref, n, extractor, seed)
     if artifact.read_config(run).get("kind") == "table":
         result = evaluate_table_run(
-            run, real=real, holdout=holdout, target=target, n=n, seed=seed, memorisation=memorisation
-        )
+            run, real=real, holdout=holdout, target=target, n=n, seed=seed, memorisation=memorisation,
+            privacy=privacy, sensitive=sensitive,
+        )  # fmt: skip
         for key, value in table_summary(result).items():
             out_console.print(f"{key:>22}  {value}")
         return
@@ -410,6 +437,26 @@ def report(
 
     path = write_report(run, out=out, real=real)
     out_console.print(f"wrote {path}  (open it in a browser)")
+
+
+from .cli_safety import verify  # noqa: E402
+
+app.command()(verify)
+
+
+from .cli_serve import serve  # noqa: E402
+
+app.command()(serve)
+
+
+from .cli_export import register as _register_export  # noqa: E402
+
+_register_export(app, train_app)
+
+
+from .cli_img2img import register_img2img  # noqa: E402
+
+register_img2img(app, train_app)
 
 
 def main() -> None:

@@ -239,13 +239,17 @@ def evaluate_table_run(
     max_rows: int | None = 50_000,
     memorisation: bool = True,
     dcr_rows: int = 5000,
+    privacy: bool = False,
+    sensitive: str | None = None,
 ) -> dict[str, Any]:
     """Quality, ML efficacy, detection, copies, out-of-range values and DCR memorisation of a table
     run's samples.
 
     ``real`` defaults to the file the run was trained on; ``n`` (synthetic rows) to the real row count.
     DCR compares up to ``dcr_rows`` synthetic rows (and held-out rows) with up to ``max_rows`` real rows.
-    The figures are stored in config.json and card.md.
+    ``privacy`` adds the privacy metrics (DCR train vs holdout, NNDR, copies, membership and, for
+    ``sensitive``, attribute inference; see metrics/privacy.py), which need ``holdout``; they are also
+    written to RUN/evaluation/privacy.json. The figures are stored in config.json and card.md.
     """
     from .data.tables import read_table
     from .metrics.tabular import evaluate_table
@@ -262,12 +266,18 @@ def evaluate_table_run(
     target = target or gan.data_info.get("target")
     if n is not None and n < 1:
         raise ConfigError(f"-n must be >= 1 (got {n})")
+    if (privacy or sensitive) and hold_df is None:
+        raise ConfigError("--privacy needs --holdout: real rows of the same population the model never saw")
     synth = gan.sample(n or len(real_df), seed=seed)
     result = evaluate_table(real_df, synth, gan.metadata.kinds(), holdout=hold_df, target=target,
                             max_rows=max_rows, seed=seed)  # fmt: skip
     if memorisation:
         result["memorisation"] = _table_dcr(
             real_df, synth, gan.metadata.kinds(), hold_df, max_rows, dcr_rows, seed
+        )
+    if privacy or sensitive:
+        result["privacy"] = _table_privacy(
+            Path(run), real_df, hold_df, synth, gan.metadata.kinds(), sensitive, seed
         )
     result |= {"real": str(source), "holdout": str(holdout) if holdout else None, "seed": seed}
     gan.metrics["evaluation"] = table_summary(result)
@@ -300,6 +310,19 @@ def _table_dcr(
     return rounded(result)
 
 
+def _table_privacy(
+    run: Path, real: Any, holdout: Any, synth: Any, kinds: dict[str, str], sensitive: str | None, seed: int
+) -> dict[str, Any]:
+    """Privacy metrics of the samples, also written to RUN/evaluation/privacy.json."""
+    from .config import write_json
+    from .metrics.privacy import privacy_metrics
+
+    result = rounded(privacy_metrics(real, holdout, synth, kinds, sensitive=sensitive, seed=seed))
+    (run / "evaluation").mkdir(exist_ok=True)
+    write_json(run / "evaluation" / "privacy.json", result)
+    return result
+
+
 def table_summary(result: dict[str, Any]) -> dict[str, Any]:
     """The headline figures of :func:`evaluate_table_run`'s result, flat, for the card and the CLI."""
     q = result["quality"]
@@ -315,6 +338,10 @@ def table_summary(result: dict[str, Any]) -> dict[str, Any]:
     if mem:
         out |= {"memorised share (DCR)": mem["memorised_share"], "DCR baseline share": mem["baseline_share"],
                 "memorisation flagged": mem["flagged"]}  # fmt: skip
+    if result.get("privacy"):
+        from .metrics.privacy import privacy_summary
+
+        out |= privacy_summary(result["privacy"])
     ml = result.get("ml_efficacy")
     if ml:
         for key in ("tstr_accuracy", "trtr_accuracy", "tstr_r2", "trtr_r2"):

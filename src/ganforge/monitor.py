@@ -22,15 +22,24 @@ class SampleGrid(Callback):
     """Every ``every`` steps (and at the end) write samples/step-XXXXXXX.png from the EMA generator.
 
     ``sample_fn(generator, n)`` must be deterministic (fixed noise), so grids over time are comparable.
+    With ``model_id`` every tile carries the invisible watermark and the PNG the synthetic label.
     """
 
-    def __init__(self, out_dir: Path, sample_fn: SampleFn, every: int, n: int = 64) -> None:
+    def __init__(
+        self, out_dir: Path, sample_fn: SampleFn, every: int, n: int = 64, model_id: str | None = None
+    ) -> None:
         self.out_dir, self.sample_fn, self.every, self.n = Path(out_dir), sample_fn, every, n
+        self.model_id = model_id
 
     def _write(self, trainer: Trainer) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         images = self.sample_fn(trainer.G_ema, self.n)
-        save_grid(images, self.out_dir / f"step-{trainer.step:07d}.png")
+        text = None
+        if self.model_id is not None:
+            from .safety.watermark import label_text, mark
+
+            images, text = mark(images, self.model_id), label_text(self.model_id)
+        save_grid(images, self.out_dir / f"step-{trainer.step:07d}.png", text=text)
 
     def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
         if trainer.step % self.every == 0:

@@ -34,7 +34,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, real: str |
     run_dir = Path(run_dir)
     config = artifact.read_config(run_dir)
     kind = config.get("kind")
-    if kind not in ("image", "table"):
+    if kind not in ("image", "table", "superres", "translate"):
         raise CheckpointError(f"{run_dir} holds a '{kind}' model; reports cover image and table runs")
     path = Path(out) if out is not None else run_dir / REPORT
     if path.suffix.lower() not in (".html", ".htm"):
@@ -47,6 +47,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, real: str |
     ]
     if kind == "image":
         sections += image_sections(run_dir, config)
+    elif kind in ("superres", "translate"):
+        from .report_img2img import img2img_sections
+
+        sections += img2img_sections(run_dir, config)
     else:
         from .report_tables import table_sections
 
@@ -82,7 +86,7 @@ def run_facts(config: dict[str, Any], log: RunLog) -> dict[str, Any]:
             "resolution": f"{recipe.get('resolution')} px, {recipe.get('channels')} channel(s)",
             "classes": fmt(list(classes)) if classes else "unconditional",
         }
-    else:
+    elif config.get("kind") == "table":
         facts |= {"rows": data.get("rows"), "columns": data.get("columns"), "target": data.get("target"),
                   "recipe": f"table MLP, pac {recipe.get('pac')}, encoded width {recipe.get('data_dim')}"}  # fmt: skip
     last = log.records[-1] if log.records else {}

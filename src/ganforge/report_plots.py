@@ -186,3 +186,38 @@ def association_figure(real: np.ndarray, synth: np.ndarray, names: list[str]) ->
         ax.set_yticks(range(len(names)), short if i == 0 else [], fontsize=7)
         fig.colorbar(im, ax=ax, shrink=0.7)
     return figure_uri(fig)
+
+
+# ---------------------------------------------------------------- privacy
+
+
+def dcr_figure(histogram: dict[str, list]) -> str:
+    """Distances of synthetic rows to their closest training vs held-out row (two overlaid histograms)."""
+    edges = np.asarray(histogram["edges"], dtype=float)
+    fig = Figure(figsize=(4.6, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    ax.bar(centres, histogram["holdout"], width=width, color=REAL, alpha=0.5, label="to closest held-out row")
+    ax.step(
+        centres, histogram["train"], where="mid", color=SYNTH, linewidth=1.6, label="to closest training row"
+    )
+    ax.set_xlabel("distance (robust-scaled)", fontsize=8)
+    ax.set_ylabel("synthetic rows", fontsize=8)
+    ax.set_title("Distance to closest record", fontsize=10, loc="left")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+    return figure_uri(fig)
+
+
+def roc_figure(roc: dict[str, list], auc: float) -> str:
+    """ROC curve of the membership-inference attack, with the diagonal of a blind guess."""
+    fig = Figure(figsize=(3.2, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color=REAL, linestyle="--", linewidth=1, label="no leakage (0.5)")
+    ax.plot(roc["fpr"], roc["tpr"], color=EVENT_COLOUR, linewidth=1.6, label=f"attack (AUC {auc:.3f})")
+    ax.set_xlabel("false positive rate", fontsize=8)
+    ax.set_ylabel("true positive rate", fontsize=8)
+    ax.set_title("Membership inference", fontsize=10, loc="left")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="lower right")
+    return figure_uri(fig)

@@ -21,6 +21,7 @@ from .api import _prepare_out_dir
 from .config import TrainConfig, from_dict, write_json
 from .data.table_codec import TableCodec
 from .data.tables import TableMetadata, infer_metadata, read_table
+from .diversity import TABLE_COLLAPSE, table_probe
 from .engine import checkpoint as ckpt
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
@@ -74,8 +75,13 @@ class TableGAN:
         metadata: dict[str, Any] | None = None,
         z_dim: int = 128,
         hidden: tuple[int, ...] = (256, 256),
+        dp: Any = None,
         **train_overrides: Any,
     ) -> None:
+        from .privacy.training import as_dp_config
+
+        self.dp = as_dp_config(dp)  # DP-SGD: see privacy/; a pack would mix rows, so no packing
+        pac = 1 if self.dp is not None else pac
         if batch_size % pac:
             raise ConfigError(f"batch size ({batch_size}) must be a multiple of pac ({pac})")
         if epochs is not None and steps is not None:
@@ -96,6 +102,7 @@ class TableGAN:
             z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac
         )
         self.metadata_overrides = metadata
+        self.privacy: dict[str, Any] | None = None
         self.codec: TableCodec | None = None
         self.G: torch.nn.Module | None = None
         self.D: torch.nn.Module | None = None
@@ -137,12 +144,16 @@ class TableGAN:
         if resume:
             saved = self._check_resumable(run_dir, fp)
             self.codec = TableCodec.from_dict(saved["codec"])
+        elif self.dp is not None:
+            from .privacy.training import private_table_codec
+
+            self.codec = private_table_codec(self, df)
         else:
             meta = infer_metadata(df, self.metadata_overrides)
             self.codec = TableCodec.fit(df, meta, seed=self.train_config.seed)
         codec = self.codec
         x = codec.encode(df, seed=self.train_config.seed)
-        cond_spans = [(s.start, s.size) for s, _ in codec.discrete_spans()]
+        cond_spans = [(s.start, s.size) for s, _ in codec.discrete_spans()] if self.dp is None else []
         self.recipe_config = replace(
             self.recipe_config, data_dim=codec.dim, spans=[(s.start, s.size, s.activation) for s in codec.spans],
             cond_spans=cond_spans,
@@ -158,16 +169,26 @@ class TableGAN:
         self.data_info = {"source": source, "rows": len(df), "columns": df.shape[1], "fingerprint": fp}
         if target is not None:
             self.data_info["target"] = target
-        source = TableSource(x, cond_spans)
+        if self.dp is not None:
+            from .privacy.dp import check_compatible
+            from .privacy.training import private_source
+
+            health = check_compatible(asdict(self.train_config), health)
+        source = TableSource(x, cond_spans) if self.dp is None else private_source(self, x)
         if cond_spans:
             freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
             self.recipe_config = replace(self.recipe_config, cond_freq=freq)
         recipe = TableRecipe(self.recipe_config)
         cbs = list(callbacks or [])
         cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
-        if health != "off":  # NaN, divergence, overpowering D (collapse: not yet calibrated for tables)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
+        if health != "off":
+            probe = table_probe(recipe, source)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **TABLE_COLLAPSE), *probe))
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
+        if self.dp is not None:
+            from .privacy.training import attach_private_training, finish_private_training
+
+            budget = attach_private_training(self, trainer, len(df))
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
         if run_dir is not None and not resume:
@@ -179,6 +200,8 @@ class TableGAN:
         )  # fmt: skip
         if trainer.stop_reason:
             self.metrics["stop_reason"] = trainer.stop_reason
+        if self.dp is not None:
+            finish_private_training(self, trainer, budget)
         if run_dir is not None:
             self.save(run_dir)
         return self
@@ -247,6 +270,8 @@ class TableGAN:
                 continue
             span, slot = self.codec.slot_of_value(name, want)
             filters.append((name, "eq", _match_value(meta[name].categories, want)))
+            if not self.recipe_config.cond_spans:  # an unconditional (DP) model: filtering only
+                continue
             j = next(i for i, (sp, _) in enumerate(self.codec.discrete_spans()) if sp.start == span.start)
             share = self._slot_probs()[j][slot]
             if best is None or share < best:  # ask the generator for the rarest condition, filter the rest
@@ -306,6 +331,8 @@ class TableGAN:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from .safety.provenance import write_table_sidecar
+
         path = Path(path)
         kind = path.suffix.lower()
         if kind not in (".parquet", ".pq", ".csv"):
@@ -326,6 +353,7 @@ class TableGAN:
                 if writer is not None:
                     writer.close()
             tmp.replace(path)
+            write_table_sidecar(path, self, n, seed, conditions)  # marks the file as synthetic
         except OSError as e:
             raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
         return path
@@ -340,7 +368,7 @@ class TableGAN:
             "codec": self.codec.to_dict() if self.codec else None,
             "data": self.data_info,
             "metrics": self.metrics,
-        }
+        } | ({"privacy": self.privacy} if self.privacy else {})
 
     def save(self, out: str | Path) -> Path:
         """Write model.safetensors, config.json and card.md to ``out``."""
@@ -376,6 +404,8 @@ def _apply_filters(df: pd.DataFrame, filters: list) -> np.ndarray:
 
 
 def _card(gan: TableGAN) -> dict[str, Any]:
+    from .privacy.training import privacy_card
+
     meta = gan.metadata
     kinds: dict[str, int] = {}
     for m in meta.columns:
@@ -386,6 +416,7 @@ def _card(gan: TableGAN) -> dict[str, Any]:
         "Data": gan.data_info | {"column kinds": kinds},
         "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
         "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN --real DATA`"),
+        "Privacy": privacy_card(getattr(gan, "privacy", None)),
         "Intended use": "Synthetic rows for testing, sharing and prototyping. Rows are synthetic and must be "
         "labelled as such. Without differential privacy a GAN can leak facts about rare training rows; "
         "check the identical-row share before sharing.",
@@ -407,6 +438,7 @@ def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
     gan = TableGAN.__new__(TableGAN)
     gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
     gan.epochs, gan.steps, gan.metadata_overrides, gan.default_budget = None, tc.steps, None, False
+    gan.privacy, gan.dp = config.get("privacy"), None
     return artifact.attach_run(gan, TableRecipe(rc), run_dir, config, device)
 
 
@@ -414,6 +446,8 @@ def resume_table(
     run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
 ) -> TableGAN:
     """A TableGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
+    from .privacy.training import as_dp_config
+
     config = artifact.read_config(Path(run_dir))
     train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
     gan = TableGAN.__new__(TableGAN)
@@ -422,6 +456,8 @@ def resume_table(
     gan.recipe_config = replace(rc, g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))
     gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
     gan.default_budget = False
+    gan.privacy = config.get("privacy")
+    gan.dp = as_dp_config(gan.privacy["dp"]) if gan.privacy else None
     gan.codec, gan.G = None, None
     gan.D = gan.G_ema = None
     gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)

@@ -366,9 +366,24 @@ def make_grid(
 
 
 def save_grid(
-    images: np.ndarray, path: str | os.PathLike[str], nrow: int | None = None, padding: int = 2
+    images: np.ndarray,
+    path: str | os.PathLike[str],
+    nrow: int | None = None,
+    padding: int = 2,
+    text: dict[str, str] | None = None,
 ) -> None:
-    """Write ``images`` as one grid image (see :func:`make_grid`); PNG unless the suffix says otherwise."""
+    """Write ``images`` as one grid image (see :func:`make_grid`); PNG unless the suffix says otherwise.
+
+    ``text``: PNG text chunks to store with it (e.g. the synthetic-content label).
+    """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(make_grid(images, nrow=nrow, padding=padding)).save(out, format=None if out.suffix else "PNG")
+    fmt = None if out.suffix else "PNG"
+    extra = {}
+    if text and (fmt or out.suffix.lower()) in ("PNG", ".png"):
+        from PIL import PngImagePlugin
+
+        extra["pnginfo"] = info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+    to_pil(make_grid(images, nrow=nrow, padding=padding)).save(out, format=fmt, **extra)

@@ -49,6 +49,7 @@ class HealthConfig:
     collapse_coverage: float = (
         0.35  # coverage of real data by fixed-noise samples below this -> mode_collapse
     )
+    collapse_drop: float = 0.0  # and/or coverage below this share of its best so far (0 = off)
     warmup: int = 1000  # an untrained generator covers little yet: judge collapse after this many steps,
     # or earlier once coverage has been reached (a fall from there is a collapse)
     overpower_loss: float = 0.02  # D's loss below this: it separates reals from fakes perfectly
@@ -82,6 +83,7 @@ class HealthMonitor(Callback):
         self._healthy: list[tuple[float, float]] = []  # medians of healthy windows
         self._overpowered = 0
         self._was_covering = False
+        self._best_coverage = 0.0  # best coverage of a judged healthy check (for ``collapse_drop``)
         self._warned: set[str] = set()
         self._grace_until = 0  # after a recovery, the remedies get time to act before collapse is judged
 
@@ -142,9 +144,13 @@ class HealthMonitor(Callback):
             cov = coverage(self.real, fake)
             trainer.log_record({"step": trainer.step, "coverage": round(cov, 4)})
             judged = (trainer.step >= cfg.warmup or self._was_covering) and trainer.step >= self._grace_until
-            if cov < cfg.collapse_coverage and judged:
-                return "mode_collapse", f"fixed-noise samples cover {cov:.0%} of the real data"
+            fell = cov < cfg.collapse_drop * self._best_coverage
+            if judged and (cov < cfg.collapse_coverage or fell):
+                since = f" (best so far {self._best_coverage:.0%})" if fell else ""
+                return "mode_collapse", f"fixed-noise samples cover {cov:.0%} of the real data{since}"
             self._was_covering = self._was_covering or cov >= cfg.collapse_coverage
+            if judged:
+                self._best_coverage = max(self._best_coverage, cov)
         self._healthy.append((g_med, l_med))
         return None
 
@@ -173,6 +179,7 @@ class HealthMonitor(Callback):
                 trainer.opt_g.state.clear()
                 trainer.opt_d.state.clear()
             self._grace_until, self._was_covering = trainer.step + self.config.warmup, False
+            self._best_coverage = 0.0
             trainer.rng.manual_seed(
                 trainer.config.seed + 7919 * health["retries"]
             )  # a different noise stream

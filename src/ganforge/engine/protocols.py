@@ -46,3 +46,10 @@ class Recipe(Protocol):
 
     # Optional: ``generator_penalty(fake, c) -> Tensor | None``, a recipe's own term added to the
     # generator's loss (fake is G's output before augmentation).
+    # Optional: ``paired_loss(G, fake, real, c) -> dict[str, Tensor]``, terms added to the generator's
+    # loss (each logged under its name) that need the real batch or G itself: pixel / perceptual loss
+    # against a paired target, cycle consistency. With it, ``c`` may be an image that G maps (its
+    # ``sample_latents`` may return zero-width noise) and D may return several logits per example
+    # (one per patch): the losses average them.
+    # Optional on the discriminator module: ``replay(fake, rng) -> fake``, fakes shown to D in place of
+    # the newest ones (a history pool); its state lives in D's buffers, so checkpoints keep it.

@@ -139,6 +139,9 @@ class Trainer:
         cfg = self.config
         with torch.no_grad():
             fake = self._fake(real.shape[0], c)
+        replay = getattr(self.D, "replay", None)  # a D may keep a history of fakes (see protocols.py)
+        if replay is not None:
+            fake = replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
         do_reg = (r1_gamma > 0 or r2_gamma > 0) and self.step % cfg.reg_interval == 0
         real_aug = self.recipe.augment(real, self.augment_p, self.rng).detach().requires_grad_(do_reg)
@@ -186,6 +189,11 @@ class Trainer:
         if extra is not None:  # a recipe's own term, e.g. "generate the asked-for category"
             stats["penalty_g"] = float(extra.detach())
             loss = loss + extra
+        paired = getattr(self.recipe, "paired_loss", None)
+        if paired is not None:  # terms that need G itself or the real batch (pixel, perceptual, cycle)
+            for name, term in paired(self.G, fake, real, c).items():
+                stats[name] = float(term.detach())
+                loss = loss + term
         self.opt_g.zero_grad(set_to_none=True)
         self.D.requires_grad_(False)  # G's loss must not leave gradients in D
         loss.backward()

@@ -1,0 +1,1 @@
+"""Responsible-use tools: the invisible watermark and synthetic-content labels on generated images."""

@@ -1,0 +1,11 @@
+"""The HTTP server behind ``ganforge serve``: a FastAPI app, request batching and the web page.
+
+``create_app(models, ServeConfig())`` builds the app for models loaded with ``load_models``; the page
+lives in ``static/`` and is served by the same process.
+"""
+
+from .app import create_app
+from .config import ServeConfig
+from .models import ServedModel, load_models
+
+__all__ = ["create_app", "ServeConfig", "ServedModel", "load_models"]
