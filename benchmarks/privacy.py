@@ -96,6 +96,7 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=15.0)
     p.add_argument("--rows", type=int, default=10_000, help="training rows (a seeded subsample; 0 = all)")
     p.add_argument("--delta", type=float, default=1e-5)
+    p.add_argument("--name", default="privacy", help="results file: benchmarks/results/NAME.json")
     args = p.parse_args()
     out: dict = {"settings": vars(args), "results": {}}
     for name in args.datasets.split(","):
@@ -107,7 +108,7 @@ def main() -> None:
             rows.append(r)
             out["results"][name] = {"train_rows": len(train), "holdout_rows": len(holdout), "target": target,
                                     "sensitive": sensitive, "runs": rows}  # fmt: skip
-            save("privacy", out)  # after every run: a long benchmark stopped early keeps what it measured
+            save(args.name, out)  # after every run: a long benchmark stopped early keeps what it measured
     cols = ("epsilon", "epsilon_spent", "quality", "tstr_accuracy", "trtr_accuracy", "membership_auc",
             "dcr_closer_to_train", "exact_copies_train", "attribute_inference_advantage", "train_seconds")  # fmt: skip
     for name, res in out["results"].items():

@@ -1,4 +1,5 @@
-"""The ``ganforge`` command line: train (images, table), sample, interpolate, evaluate, datasets.
+"""The ``ganforge`` command line: train, sample, interpolate, datasets, report (evaluate, verify, serve,
+export, detect, upscale and translate live in the cli_*.py modules and are registered here).
 
 Errors a user can fix print as one red line and exit with status 1 — never a traceback.
 """
@@ -6,6 +7,7 @@ Errors a user can fix print as one red line and exit with status 1 — never a t
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +21,6 @@ from .cli_privacy import (
     DpFlag,
     EpsilonOpt,
     NoiseOpt,
-    PrivacyFlag,
-    SensitiveOpt,
 )
 from .errors import GanforgeError
 
@@ -99,19 +99,11 @@ def train_images(
     gan.fit(data, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console)],
             sample_every=sample_every, monitor_every=monitor_every, health=_health(on_problem))  # fmt: skip
     m = gan.metrics
-    _stopped_by_health(m, run_dir)
-    console.print(
-        f"{m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s ({m['stopped_by']})"
-    )
-    if m["stopped_by"] == "interrupt":
-        console.print(
-            f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train images {data} --resume {run_dir}"
-        )
-        raise typer.Exit(130)
-    console.print(f"run directory: [bold]{run_dir}[/]  (samples in {Path(run_dir) / 'samples'})")
-    console.print(
-        f"next: ganforge sample {run_dir} -n 64 --out samples/ --grid   |   ganforge evaluate {run_dir}"
-    )
+    _finish_training(
+        "images", data, run_dir, f"{m['steps']} steps, {m['images_seen']:,} images", m,
+        where=f"  (samples in {Path(run_dir) / 'samples'})",
+        next_cmd=f"ganforge sample {run_dir} -n 64 --out samples/ --grid   |   ganforge evaluate {run_dir}",
+    )  # fmt: skip
 
 
 @train_app.command("table")
@@ -180,22 +172,31 @@ def train_table(
     gan.fit(df, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console, unit="rows")],
             source=str(Path(data).resolve()), target=target, health=_health(on_problem))  # fmt: skip
     m = gan.metrics
-    _stopped_by_health(m, run_dir)
-    console.print(
-        f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows) in {m['train_seconds']:.0f} s "
-        f"({m['stopped_by']})"
-    )
-    print_privacy(console, gan)
-    if m["stopped_by"] == "interrupt":
+    _finish_training(
+        "table", data, run_dir, f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows)", m,
+        where="", after=lambda: print_privacy(console, gan),
+        next_cmd=f"ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
+        f"ganforge evaluate {run_dir} --real {data}",
+    )  # fmt: skip
+
+
+def _finish_training(
+    kind: str, data: Path, run_dir: Path, done: str, metrics: dict, where: str, next_cmd: str,
+    after: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
+    """The end of `train images|table`: a health stop is an error; Ctrl-C exits 130 with the resume
+    command; otherwise the run directory and what to run next."""
+    _stopped_by_health(metrics, run_dir)
+    console.print(f"{done} in {metrics['train_seconds']:.0f} s ({metrics['stopped_by']})")
+    if after is not None:
+        after()
+    if metrics["stopped_by"] == "interrupt":
         console.print(
-            f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train table {data} --resume {run_dir}"
+            f"[yellow]interrupted[/]: checkpoint saved; continue with: ganforge train {kind} {data} --resume {run_dir}"
         )
         raise typer.Exit(130)
-    console.print(f"run directory: [bold]{run_dir}[/]")
-    console.print(
-        f"next: ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
-        f"ganforge evaluate {run_dir} --real {data}"
-    )
+    console.print(f"run directory: [bold]{run_dir}[/]{where}")
+    console.print(f"next: {next_cmd}")
 
 
 def _health(on_problem: str) -> str:
@@ -318,98 +319,6 @@ def interpolate(
 
 
 @app.command()
-def evaluate(
-    run: Annotated[Path, typer.Argument(help="Run directory.")],
-    ref: Annotated[
-        str | None, typer.Option(help="Images: reference folder or built-in name (default: training data).")
-    ] = None,
-    split: Annotated[str, typer.Option(help="Split of a built-in reference: train | test.")] = "train",
-    n: Annotated[
-        int | None, typer.Option("-n", help="Generated items (default: 2000 images / the real row count).")
-    ] = None,
-    extractor: Annotated[
-        str, typer.Option(help="inception (FID/KID) | effnet-lite0 (fast, for trends).")
-    ] = "inception",
-    prdc: Annotated[
-        bool, typer.Option("--prdc/--no-prdc", help="Images: precision, recall, density, coverage.")
-    ] = True,
-    per_class: Annotated[
-        bool | None,
-        typer.Option(
-            "--per-class/--no-per-class", help="Images: FID/KID per class (default: if conditional)."
-        ),
-    ] = None,
-    per_class_n: Annotated[
-        int | None,
-        typer.Option(help="Images: images per class and side for per-class FID/KID (default: ~n/classes)."),
-    ] = None,
-    memorisation: Annotated[
-        bool,
-        typer.Option(
-            "--memorisation/--no-memorisation",
-            help="Nearest training example of each sample (DCR for tables).",
-        ),
-    ] = True,
-    memorisation_space: Annotated[
-        str,
-        typer.Option(
-            help="Images: search in pixels (fast: the whole training set; finds near-verbatim copies) "
-            "| features (effnet-lite0: also finds shifted or re-coloured copies; ~25 images/s, use "
-            "--memorisation-n 10000)."
-        ),
-    ] = "pixels",
-    memorisation_n: Annotated[
-        int,
-        typer.Option(help="Images: training images searched for nearest neighbours (a fixed random subset)."),
-    ] = 100_000,
-    augment_utility: Annotated[
-        bool, typer.Option(help="Images: does adding class-conditional samples help a small-data classifier?")
-    ] = False,
-    real_per_class: Annotated[
-        int, typer.Option(help="Augment utility: real training images per class.")
-    ] = 20,
-    synthetic_per_class: Annotated[
-        int, typer.Option(help="Augment utility: generated images added per class.")
-    ] = 200,
-    real: Annotated[
-        Path | None, typer.Option(help="Tables: the real table (default: the training file).")
-    ] = None,
-    holdout: Annotated[
-        Path | None, typer.Option(help="Tables: held-out real rows to test ML efficacy and DCR on.")
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="Tables: column to predict for ML efficacy.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the generated data.")] = 0,
-    privacy: PrivacyFlag = False,
-    sensitive: SensitiveOpt = None,
-) -> None:
-    """Images: FID/KID, precision/recall/density/coverage, per-class FID, memorisation. Tables: quality,
-    ML efficacy, detection, copies, DCR. See docs/evaluation.md."""
-    from . import artifact
-    from .evaluate import evaluate_run, evaluate_table_run, table_summary
-    from .evaluate_images import print_image_result
-
-    if artifact.read_config(run).get("kind") in ("superres", "translate"):
-        from .cli_img2img import evaluate_cmd
-
-        return evaluate_cmd(run, ref, n, extractor, seed)
-    if artifact.read_config(run).get("kind") == "table":
-        result = evaluate_table_run(
-            run, real=real, holdout=holdout, target=target, n=n, seed=seed, memorisation=memorisation,
-            privacy=privacy, sensitive=sensitive,
-        )  # fmt: skip
-        for key, value in table_summary(result).items():
-            out_console.print(f"{key:>22}  {value}")
-        return
-    result = evaluate_run(
-        run, ref=ref, split=split, n=n or 2000, extractor=extractor, seed=seed, console=console, prdc=prdc,
-        per_class=per_class, per_class_n=per_class_n, memorisation=memorisation,
-        memorisation_space=memorisation_space, memorisation_n=memorisation_n, augment_utility=augment_utility,
-        real_per_class=real_per_class, synthetic_per_class=synthetic_per_class,
-    )  # fmt: skip
-    print_image_result(result, run, out_console)
-
-
-@app.command()
 def datasets() -> None:
     """List the built-in datasets and whether they are installed."""
     from rich.table import Table
@@ -438,6 +347,10 @@ def report(
     path = write_report(run, out=out, real=real)
     out_console.print(f"wrote {path}  (open it in a browser)")
 
+
+from .cli_evaluate import evaluate  # noqa: E402
+
+app.command()(evaluate)
 
 from .cli_safety import verify  # noqa: E402
 

@@ -7,12 +7,10 @@ data (metadata, codec), turns generated vectors back into rows and writes the ru
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -28,6 +26,7 @@ from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer
 from .errors import CheckpointError, ConfigError, DataError
 from .recipes.table import TableRecipe, TableRecipeConfig, TableSource
+from .table_sampling import TableSampling
 from .tensorboard import TensorBoardLogger
 
 # Training settings that suit tables (measured on UCI Adult, benchmarks/table_vs_ctgan.py): the
@@ -60,7 +59,7 @@ def as_frame(data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
     return read_table(data), str(Path(data).resolve())
 
 
-class TableGAN:
+class TableGAN(TableSampling):
     """A tabular GAN: ``TableGAN(epochs=100).fit(df)``, then ``sample(n, conditions={"income": ">50K"})``."""
 
     def __init__(
@@ -214,150 +213,6 @@ class TableGAN:
             raise DataError(f"{run_dir} was trained on a different table; resume needs the same data")
         return saved
 
-    # ------------------------------------------------------------------ sampling
-    def _slot_probs(self) -> list[np.ndarray]:
-        """Real share of each slot of each conditional span (categories are asked for at this rate)."""
-        return [np.asarray(p, dtype=float) / max(sum(p), 1e-12) for p in self.recipe_config.cond_freq]
-
-    @torch.no_grad()
-    def _generate(self, n: int, gen: torch.Generator, fixed: tuple[int, int] | None) -> np.ndarray:
-        """``n`` encoded rows from the generator; ``fixed`` = (conditional column, slot) to ask for."""
-        rc = self.recipe_config
-        z = torch.randn(n, rc.z_dim, generator=gen)
-        index = None
-        if rc.cond_spans:
-            sizes = [s for _, s in rc.cond_spans]
-            offsets = torch.as_tensor(np.cumsum([0] + sizes)[:-1])
-            if fixed is not None:
-                index = torch.full((n,), int(offsets[fixed[0]]) + fixed[1], dtype=torch.long)
-            else:
-                # a conditional span uniformly, then a slot at its real rate (inverse CDF)
-                cdf = torch.zeros(len(sizes), max(sizes), dtype=torch.float64)
-                for j, p in enumerate(self._slot_probs()):
-                    cdf[j, : len(p)] = torch.from_numpy(np.cumsum(p))
-                    cdf[j, len(p) :] = 2.0
-                col = torch.randint(len(sizes), (n,), generator=gen)
-                u = torch.rand(n, 1, generator=gen, dtype=torch.float64)
-                cat = (cdf[col] < u).sum(dim=1).clamp_max(torch.as_tensor(sizes)[col] - 1)
-                index = offsets[col] + cat
-            index = index.to(self.device)
-        return self.G_ema.eval().generate(z.to(self.device), index).float().cpu().numpy()
-
-    def _parse_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
-        """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
-        if not conditions:
-            return None, []
-        meta = self.metadata
-        fixed, filters, best = None, [], None
-        for name, want in conditions.items():
-            if name not in meta.names():
-                raise ConfigError(
-                    f"unknown column {name!r} in conditions (columns: {', '.join(meta.names())})"
-                )
-            m = meta[name]
-            if m.kind in ("id", "constant"):
-                raise ConfigError(f"cannot condition on {m.kind} column {name!r}")
-            if m.kind in ("numeric", "datetime"):
-                if isinstance(want, (tuple, list)) and len(want) == 2:
-                    lo, hi = want
-                    if lo is not None and hi is not None and lo > hi:
-                        raise ConfigError(f"empty range for {name!r}: {lo} > {hi}")
-                    filters.append((name, "range", (lo, hi)))
-                elif np.isscalar(want):
-                    filters.append((name, "eq", want))
-                else:
-                    raise ConfigError(f"condition for numeric column {name!r} must be a value or (low, high)")
-                continue
-            span, slot = self.codec.slot_of_value(name, want)
-            filters.append((name, "eq", _match_value(meta[name].categories, want)))
-            if not self.recipe_config.cond_spans:  # an unconditional (DP) model: filtering only
-                continue
-            j = next(i for i, (sp, _) in enumerate(self.codec.discrete_spans()) if sp.start == span.start)
-            share = self._slot_probs()[j][slot]
-            if best is None or share < best:  # ask the generator for the rarest condition, filter the rest
-                best, fixed = share, (j, slot)
-        return fixed, filters
-
-    def _rows(
-        self, n: int, seed: int | None, conditions: dict[str, Any] | None, chunk: int
-    ) -> Iterator[pd.DataFrame]:
-        if self.G_ema is None or self.codec is None:
-            raise ConfigError("the model is not trained yet: call fit() or load() first")
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ConfigError(f"n must be a positive integer (got {n})")
-        fixed, filters = self._parse_conditions(conditions)
-        seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
-        gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-        made, tried, id_start = 0, 0, 0
-        limit = max(200_000, 100 * n) if filters else n
-        while made < n:
-            want = min(chunk, n - made) if not filters else chunk
-            df = self.codec.decode(self._generate(want, gen, fixed), rng, id_start=id_start)
-            id_start += want
-            tried += want
-            if filters:
-                df = df[_apply_filters(df, filters)].head(n - made).reset_index(drop=True)
-            if len(df):
-                made += len(df)
-                yield df
-            if made < n and tried >= limit:
-                raise ConfigError(
-                    f"only {made} of {tried:,} generated rows met the conditions {conditions}; "
-                    "they are too rare for this model"
-                )
-
-    def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        conditions: dict[str, Any] | None = None,
-        chunk_rows: int = 25_000,
-    ) -> pd.DataFrame:
-        """``n`` synthetic rows as a DataFrame with the training table's columns and dtypes.
-
-        ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
-        None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
-        """
-        from .data.table_columns import restore_dtypes
-
-        parts = list(self._rows(n, seed, conditions, chunk_rows))
-        return restore_dtypes(pd.concat(parts, ignore_index=True), self.metadata)
-
-    def sample_to_file(
-        self, n: int, path: str | Path, seed: int | None = None, conditions: dict[str, Any] | None = None,
-        chunk_rows: int = 25_000,
-    ) -> Path:  # fmt: skip
-        """Stream ``n`` rows to a .parquet or .csv file chunk by chunk (memory stays flat in ``n``)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from .safety.provenance import write_table_sidecar
-
-        path = Path(path)
-        kind = path.suffix.lower()
-        if kind not in (".parquet", ".pq", ".csv"):
-            raise ConfigError(f"output must end in .parquet or .csv (got {path.name})")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".partial")
-            writer = None
-            with open(tmp, "wb") as fh:
-                for i, df in enumerate(self._rows(n, seed, conditions, chunk_rows)):
-                    if kind == ".csv":
-                        df.to_csv(fh, header=i == 0, index=False)
-                    else:
-                        table = pa.Table.from_pandas(df, preserve_index=False)
-                        if writer is None:
-                            writer = pq.ParquetWriter(fh, table.schema)
-                        writer.write_table(table.cast(writer.schema))
-                if writer is not None:
-                    writer.close()
-            tmp.replace(path)
-            write_table_sidecar(path, self, n, seed, conditions)  # marks the file as synthetic
-        except OSError as e:
-            raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
-        return path
-
     # ------------------------------------------------------------------ persistence
     def _config_dict(self) -> dict[str, Any]:
         rc = asdict(self.recipe_config)
@@ -379,28 +234,6 @@ class TableGAN:
         artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self._config_dict())
         artifact.write_card(out, _card(self))
         return out
-
-
-def _match_value(categories: list | None, want: Any) -> Any:
-    for c in categories or []:
-        if c == want or str(c) == str(want):
-            return c
-    return want
-
-
-def _apply_filters(df: pd.DataFrame, filters: list) -> np.ndarray:
-    keep = np.ones(len(df), dtype=bool)
-    for name, op, arg in filters:
-        col = df[name]
-        if op == "eq":
-            keep &= (col == arg).to_numpy(dtype=bool, na_value=False)
-        else:
-            lo, hi = arg
-            if lo is not None:
-                keep &= (col >= lo).to_numpy(dtype=bool, na_value=False)
-            if hi is not None:
-                keep &= (col <= hi).to_numpy(dtype=bool, na_value=False)
-    return keep
 
 
 def _card(gan: TableGAN) -> dict[str, Any]:
