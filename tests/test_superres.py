@@ -126,3 +126,18 @@ def test_bad_input_gets_clear_errors(tmp_path, trained):
     assert "corrupt or not an image" in proc.stderr
     with pytest.raises(ConfigError, match="scale 8 is not supported"):
         train_superres(tmp_path, tmp_path / "x", scale=8)
+
+
+def test_upscale_cli_writes_a_labelled_png(tmp_path, trained):
+    from PIL import Image
+
+    _, model, out = trained
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((24, 24, 3), 120, np.uint8)).save(src)
+    dst = tmp_path / "up.png"
+    proc = subprocess.run([*ganforge_cmd(), "upscale", str(out), str(src), "--out", str(dst)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(dst) as im:
+        assert im.size == (24 * model.recipe_config.scale,) * 2
+        assert im.info.get("ganforge:synthetic") == "true" and len(im.info["ganforge:model-id"]) == 5

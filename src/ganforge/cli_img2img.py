@@ -127,10 +127,25 @@ def _inputs_outputs(src: Path, out: Path) -> list[tuple[Path, Path]]:
     return [(src, out)]
 
 
-def _save(image: np.ndarray, path: Path) -> None:
-    from .data.images import to_pil
+def _label_id(run: Path) -> str | None:
+    """The id a PNG output is labelled with: derived from the run's weights checksum."""
+    from . import artifact
+    from .safety.watermark import model_id_from_digest
 
-    to_pil(image).save(path)
+    digest = artifact.read_config(run).get("weights_sha256")
+    return model_id_from_digest(digest) if digest else None
+
+
+def _save(image: np.ndarray, path: Path, label_id: str | None) -> None:
+    """PNG outputs carry the synthetic-content label (text chunks, as generated images do); the invisible
+    mark is made for small generated images and is not embedded in these (docs/responsible-use.md)."""
+    from .data.images import to_pil
+    from .safety.watermark import save_png
+
+    if label_id and path.suffix.lower() == ".png":
+        save_png(image, path, label_id)
+    else:
+        to_pil(image).save(path)
 
 
 def upscale_cmd(
@@ -153,7 +168,7 @@ def upscale_cmd(
     jobs = _inputs_outputs(src, out)
     for path_in, path_out in jobs:
         result = model.upscale(read_image(path_in), tile=tile, overlap=overlap)
-        _save(result, path_out)
+        _save(result, path_out, _label_id(run))
     out_console.print(f"wrote {len(jobs)} image(s) to {out} (x{model.recipe_config.scale})")
 
 
@@ -173,7 +188,7 @@ def translate_cmd(
         raise GanforgeError(f"{run} is a super-resolution run; use: ganforge upscale {run} IN --out OUT")
     jobs = _inputs_outputs(src, out)
     for path_in, path_out in jobs:
-        _save(model.translate(read_image(path_in), direction), path_out)
+        _save(model.translate(read_image(path_in), direction), path_out, _label_id(run))
     out_console.print(f"wrote {len(jobs)} translated image(s) ({direction}) to {out}")
 
 
