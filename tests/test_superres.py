@@ -11,6 +11,7 @@ import torch
 from conftest import ganforge_cmd
 from PIL import Image
 
+import ganforge
 from ganforge.data.degrade import DegradeConfig, bicubic_resize, degrade, degrade_batch
 from ganforge.data.paired import load_photos
 from ganforge.errors import ConfigError, DataError
@@ -52,6 +53,7 @@ def test_beats_bicubic_on_held_out_photos(trained):
     assert after > 0.4 and after > before + 0.3, (before, after)
     # The run directory loads back to the same model.
     again = load_img2img(out)
+    assert isinstance(ganforge.load(out), ImageToImage)  # the one loader knows these runs too
     lr = degrade_batch(test[0][None, :64, :64], DegradeConfig(scale=2), 0)[0]
     assert np.array_equal(again.upscale(lr), model.upscale(lr))
     assert json.loads((out / "config.json").read_text())["kind"] == "superres"

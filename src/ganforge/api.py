@@ -322,14 +322,18 @@ def _card(gan: ImageGAN) -> dict[str, Any]:
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> Any:
-    """Load a trained model (ImageGAN or TableGAN) from a run directory; tampered or corrupt files raise
-    CheckpointError."""
+    """Load a trained model (ImageGAN, TableGAN or an image-to-image model) from a run directory;
+    tampered or corrupt files raise CheckpointError."""
     run_dir = Path(run_dir)
     config = artifact.read_config(run_dir)
     if config.get("kind") == "table":
         from .tabular import load_table
 
         return load_table(run_dir, device=device)
+    if config.get("kind") in ("superres", "translate"):
+        from .img2img import load_img2img
+
+        return load_img2img(run_dir, device=device)
     if config.get("kind") != "image":
         raise CheckpointError(f"{run_dir} holds a '{config.get('kind')}' model, not an image model")
     try:
