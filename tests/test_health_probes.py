@@ -75,14 +75,14 @@ def test_image_features_separate_collapsed_from_varied_images():
 
 def test_image_run_catches_an_injected_collapse_and_recovers(tmp_path):
     run = tmp_path / "img"
-    gan = ImageGAN(resolution=16, steps=600, batch_size=32, seed=0, device="cpu")
-    gan.fit("digits", out=run, callbacks=[CutNoise(400, "fc.0.weight")], sample_every=10**6)
+    gan = ImageGAN(resolution=16, steps=400, batch_size=32, width=16, seed=0, device="cpu")
+    gan.fit("digits", out=run, callbacks=[CutNoise(300, "fc.0.weight")], sample_every=10**6)
     found = events(run)
     assert [e["event"] for e in found] == ["mode_collapse"], found  # nothing before the injection
-    assert found[0]["step"] == 400 and "rolled back to step 300" in found[0]["action"]
-    assert gan.metrics["steps"] == 600 and "stop_reason" not in gan.metrics
+    assert found[0]["step"] == 300 and "rolled back to step 200" in found[0]["action"]
+    assert gan.metrics["steps"] == 400 and "stop_reason" not in gan.metrics
     last_step, last_cov = coverages(run)[-1]
-    assert last_step == 600 and last_cov > IMAGE_COLLAPSE["collapse_coverage"]
+    assert last_step == 400 and last_cov > IMAGE_COLLAPSE["collapse_coverage"]
 
 
 def table() -> pd.DataFrame:
