@@ -226,7 +226,7 @@ class OnnxGenerator:
 
         if n < 1:
             raise ConfigError(f"n must be >= 1 (got {n})")
-        # ImageGAN's own sampling loop (labels, latents per chunk, decoding) with this session as the
+        # ImageGAN's own sampling loop (labels, latents per chunk, decoding) with this ONNX Runtime session as the
         # generator: the random draws cannot drift apart between the two engines.
         shell = ImageGAN.__new__(ImageGAN)
         shell.recipe_config, shell.device = self.recipe_config, torch.device("cpu")
