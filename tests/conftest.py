@@ -15,6 +15,20 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+def cli_in_process(capsys, monkeypatch, *args):
+    """The command line's entry point run in this process (a subprocess costs seconds of imports)."""
+    import subprocess
+    import sys
+
+    from ganforge.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ganforge", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, stop.value.code, captured.out, captured.err)
+
+
 def ganforge_cmd() -> list[str]:
     """The installed CLI, run as a real subprocess."""
     import sys

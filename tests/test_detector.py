@@ -1,11 +1,9 @@
 """The real-vs-generated detector: separates real digits from samples of a generator it never saw, is at
 chance on real-vs-real, survives save/load, and refuses bad input with one clear line."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from conftest import cli_in_process
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
@@ -43,16 +41,6 @@ def test_real_against_real_is_chance():
     scores = det.predict_proba(half)
     auc = roc_auc_score(np.r_[np.zeros(100), np.ones(100)], scores)
     assert 0.3 < auc < 0.7, auc
-
-
-def cli_in_process(capsys, monkeypatch, *args):
-    from ganforge.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["ganforge", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, stop.value.code, captured.out, captured.err)
 
 
 def test_cli_train_save_load_detect(runs, tmp_path, capsys, monkeypatch):

@@ -4,13 +4,12 @@ same (watermarked) images as the torch engine, and bad input gets one clear line
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ganforge_cmd
+from conftest import cli_in_process, ganforge_cmd
 from PIL import Image
 
 from ganforge import ImageGAN, TableGAN, export_onnx, load
@@ -108,17 +107,6 @@ def test_sampling_engines_give_the_same_images(runs, name):
 
 def cli(*args):
     return subprocess.run([*ganforge_cmd(), *args], capture_output=True, text=True, timeout=300)
-
-
-def cli_in_process(capsys, monkeypatch, *args):
-    """The command line's entry point run in this process (a subprocess costs seconds of imports)."""
-    from ganforge.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["ganforge", *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, stop.value.code, captured.out, captured.err)
 
 
 def one_error_line(proc, needle):

@@ -84,11 +84,12 @@ def evaluate(
     from .evaluate import evaluate_run, evaluate_table_run, table_summary
     from .evaluate_images import print_image_result
 
-    if artifact.read_config(run).get("kind") in ("superres", "translate"):
+    kind = artifact.read_config(run).get("kind")
+    if kind in ("superres", "translate"):
         from .cli_img2img import evaluate_cmd
 
         return evaluate_cmd(run, ref, n, extractor, seed)
-    if artifact.read_config(run).get("kind") == "table":
+    if kind == "table":
         result = evaluate_table_run(
             run, real=real, holdout=holdout, target=target, n=n, seed=seed, memorisation=memorisation,
             privacy=privacy, sensitive=sensitive,

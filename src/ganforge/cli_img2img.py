@@ -165,10 +165,10 @@ def upscale_cmd(
     model = load_img2img(run, device=device)
     if model.kind != "superres":
         raise GanforgeError(f"{run} is a translation run; use: ganforge translate {run} IN --out OUT")
-    jobs = _inputs_outputs(src, out)
+    jobs, label_id = _inputs_outputs(src, out), _label_id(run)
     for path_in, path_out in jobs:
         result = model.upscale(read_image(path_in), tile=tile, overlap=overlap)
-        _save(result, path_out, _label_id(run))
+        _save(result, path_out, label_id)
     out_console.print(f"wrote {len(jobs)} image(s) to {out} (x{model.recipe_config.scale})")
 
 
@@ -186,9 +186,9 @@ def translate_cmd(
     model = load_img2img(run, device=device)
     if model.kind != "translate":
         raise GanforgeError(f"{run} is a super-resolution run; use: ganforge upscale {run} IN --out OUT")
-    jobs = _inputs_outputs(src, out)
+    jobs, label_id = _inputs_outputs(src, out), _label_id(run)
     for path_in, path_out in jobs:
-        _save(model.translate(read_image(path_in), direction), path_out, _label_id(run))
+        _save(model.translate(read_image(path_in), direction), path_out, label_id)
     out_console.print(f"wrote {len(jobs)} translated image(s) ({direction}) to {out}")
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .engine.health import fixed_noise_sampler
 from .recipes.image import encode_images
 
 SampleFn = Callable[[nn.Module], torch.Tensor]
@@ -44,17 +45,9 @@ def image_probe(
     rng = np.random.default_rng(PROBE_SEED)
     pick = rng.choice(len(images), size=min(n_real, len(images)), replace=False)
     real = image_features(encode_images(images[pick]))
-    gen = torch.Generator().manual_seed(PROBE_SEED)
-    z = recipe.sample_latents(n_fake, gen)  # type: ignore[attr-defined]
     c = torch.arange(n_fake) % num_classes if num_classes else None
-
-    @torch.no_grad()
-    def sample(generator: nn.Module) -> torch.Tensor:
-        device = next(generator.parameters()).device
-        out = generator(z.to(device), c.to(device) if c is not None else None)
-        return image_features(out.cpu())
-
-    return sample, real
+    fixed = fixed_noise_sampler(recipe, n_fake, PROBE_SEED, c)
+    return (lambda generator: image_features(fixed(generator))), real
 
 
 def harden_spans(x: torch.Tensor, spans: list[tuple[int, int, str]]) -> torch.Tensor:
@@ -81,15 +74,8 @@ def table_probe(
     if source.cond_spans:  # type: ignore[attr-defined]
         col, cat = draw_conditions(source.freq_p, n_fake, gen)  # type: ignore[attr-defined]
         c = source.cond_vectors(col, cat)  # type: ignore[attr-defined]
-    z = recipe.sample_latents(n_fake, gen)  # type: ignore[attr-defined]
-
-    @torch.no_grad()
-    def sample(generator: nn.Module) -> torch.Tensor:
-        device = next(generator.parameters()).device
-        out = generator(z.to(device), c.to(device) if c is not None else None)
-        return harden_spans(out.cpu(), spans)
-
-    return sample, real
+    fixed = fixed_noise_sampler(recipe, n_fake, PROBE_SEED, c)
+    return (lambda generator: harden_spans(fixed(generator), spans)), real
 
 
 # Collapse thresholds per modality (HealthConfig fields), measured on healthy and collapsed runs
