@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .config import TrainConfig, from_dict
 from .data.images import ImageDataset, to_pil
 from .diversity import IMAGE_COLLAPSE, image_probe
 from .engine import checkpoint as ckpt
+from .engine import distributed
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer
@@ -35,6 +37,13 @@ def fingerprint(ds: ImageDataset) -> str:
     return h.hexdigest()
 
 
+def was_streamed(run_dir: Path) -> bool:
+    """True when the run in ``run_dir`` read its data streamed (so its resume must stream too)."""
+    if not (Path(run_dir) / artifact.CONFIG).is_file():
+        return False
+    return bool(artifact.read_config(Path(run_dir)).get("data", {}).get("stream"))
+
+
 def _prepare_out_dir(out: Path, resume: bool) -> Path:
     out = Path(out)
     if not resume and ckpt.has_checkpoint(out):
@@ -43,7 +52,7 @@ def _prepare_out_dir(out: Path, resume: bool) -> Path:
         )
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / f".write-test-{os.getpid()}"  # per process: torchrun ranks probe at once
         probe.write_text("")
         probe.unlink()
     except OSError as e:
@@ -71,6 +80,7 @@ class ImageGAN:
         spectral_norm: bool = False,
         **train_overrides: Any,
     ) -> None:
+        distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
         settings = preset(preset_name)
         arch = arch or settings.pop("arch")
         settings.pop("arch", None)
@@ -118,17 +128,30 @@ class ImageGAN:
         sample_every: int = 500,
         monitor_every: int = 0,
         health: str = "recover",
+        stream: bool = False,
     ) -> ImageGAN:
         """Train on a folder, a built-in dataset name or an ImageDataset; with ``out`` the run is saved there.
 
         ``health``: what the training-health monitor does about collapse, divergence or NaNs —
-        "recover" (roll back and adjust), "stop", "warn" or "off".
+        "recover" (roll back and adjust), "stop", "warn" or "off". ``stream``: decode a folder batch by
+        batch instead of loading it whole (docs/large-data.md); a streamed run resumes streamed.
         """
         from .data.builtin import resolve_image_source
+        from .data.image_stream import StreamingImageFolder
 
         rc = self.recipe_config
+        stream = stream or (resume and out is not None and was_streamed(Path(out)))
+        ds: ImageDataset | StreamingImageFolder
         if isinstance(data, ImageDataset):
+            if stream:
+                raise ConfigError(
+                    "stream=True decodes a folder batch by batch; pass the folder, not a dataset"
+                )
             ds = data
+        elif stream:
+            if not Path(data).is_dir():
+                raise ConfigError(f"--stream reads a folder of images; {data} is not a folder")
+            ds = StreamingImageFolder(data, rc.resolution, channels=self.channels)
         else:
             ds = resolve_image_source(data, rc.resolution, channels=self.channels)
         if ds.resolution != rc.resolution:
@@ -143,29 +166,38 @@ class ImageGAN:
             rc, channels=ds.channels, num_classes=ds.num_classes if conditional else 0,
             class_names=tuple(ds.class_names) if conditional else (),
         )  # fmt: skip
-        self.data_info = {"source": ds.source, "images": len(ds.images), "fingerprint": fingerprint(ds)}
+        streamed = isinstance(ds, StreamingImageFolder)  # it holds a file index, not pixels
+        reals = ds.sample_images(512, seed=0) if streamed else ds.images  # for the probe and the monitor
+        fp = ds.fingerprint if streamed else fingerprint(ds)
+        self.data_info = {"source": ds.source, "images": len(ds), "fingerprint": fp}
+        if streamed:
+            self.data_info["stream"] = True  # a resume re-opens the folder streamed
         if not isinstance(data, ImageDataset):  # how to find the data again (evaluate, resume)
             self.data_info["spec"] = str(data) if not Path(data).exists() else str(Path(data).resolve())
         run_dir = _prepare_out_dir(Path(out), resume) if out is not None else None
         if resume:
             self._check_resumable(run_dir)
         recipe = ImageRecipe(self.recipe_config)
-        source = ImageSource(ds.images, ds.labels if conditional else None)
+        if streamed:
+            source = ds if conditional else ds.unlabelled()
+        else:
+            source = ImageSource(ds.images, ds.labels if conditional else None)
         cbs = list(callbacks or [])
-        if run_dir is not None:
+        main = distributed.is_main()  # under torchrun only rank 0 writes files
+        if run_dir is not None and main:
             cbs.append(
                 SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every, model_id=self.model_id)
             )
             cbs.append(TensorBoardLogger(run_dir / "tensorboard"))  # after SampleGrid: logs its grids
-        if monitor_every:
-            cbs.append(FeatureDistanceMonitor(ds.images, self._grid_fn(), every=monitor_every))
+        if monitor_every and main:
+            cbs.append(FeatureDistanceMonitor(reals, self._grid_fn(), every=monitor_every))
         if health != "off":
-            probe = image_probe(recipe, ds.images, self.recipe_config.num_classes)
+            probe = image_probe(recipe, reals, self.recipe_config.num_classes)
             cbs.append(HealthMonitor(HealthConfig(on_problem=health, **IMAGE_COLLAPSE), *probe))
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=cbs)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
-        if run_dir is not None and not resume:
+        if run_dir is not None and not resume and main:
             self._write_config(run_dir)
         result = trainer.fit(resume=resume)
         self.metrics.update(
@@ -174,7 +206,8 @@ class ImageGAN:
         )  # fmt: skip
         if trainer.stop_reason:
             self.metrics["stop_reason"] = trainer.stop_reason
-        if run_dir is not None:
+        self.metrics["processes"] = trainer.world.size  # torchrun ranks of the last fit
+        if run_dir is not None and main:
             self.save(run_dir)
         return self
 

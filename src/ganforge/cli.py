@@ -22,6 +22,7 @@ from .cli_privacy import (
     EpsilonOpt,
     NoiseOpt,
 )
+from .engine.callbacks import Callback
 from .errors import GanforgeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
@@ -70,6 +71,15 @@ def train_images(
             "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
         ),
     ] = "recover",
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Decode the folder batch by batch (any size).")
+    ] = False,
+    precision: Annotated[
+        str, typer.Option(help="fp32 | bf16 (autocast; for GPUs with bfloat16, docs/scaling.md).")
+    ] = "fp32",
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC memory layout (faster convolutions on GPUs).")
+    ] = False,
 ) -> None:
     """Train an image GAN; Ctrl-C saves a checkpoint and stops cleanly."""
     from .api import ImageGAN, resume_model
@@ -91,13 +101,14 @@ def train_images(
             resolution=resolution, conditional=cond, preset_name=preset, arch=arch, steps=steps or 2000,
             batch_size=batch, seed=seed, device=device, width=width, channels=channels,
             max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every,
-            spectral_norm=spectral_norm,
+            spectral_norm=spectral_norm, precision=precision, channels_last=channels_last,
             **{k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None},
         )  # fmt: skip
         run_dir = out
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")
-    gan.fit(data, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console)],
-            sample_every=sample_every, monitor_every=monitor_every, health=_health(on_problem))  # fmt: skip
+    gan.fit(data, out=run_dir, resume=resume is not None, callbacks=_progress(ProgressCallback(console)),
+            sample_every=sample_every, monitor_every=monitor_every, health=_health(on_problem),
+            stream=stream)  # fmt: skip
     m = gan.metrics
     _finish_training(
         "images", data, run_dir, f"{m['steps']} steps, {m['images_seen']:,} images", m,
@@ -139,24 +150,35 @@ def train_table(
     noise_multiplier: NoiseOpt = None,
     max_grad_norm: ClipOpt = 1.0,
     accountant: AccountantOpt = "rdp",
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Read a Parquet file by row groups (any size).")
+    ] = False,
 ) -> None:
     """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
+    from .api import was_streamed
     from .cli_privacy import dp_settings, print_privacy
+    from .data.table_stream import parquet_columns
     from .data.tables import infer_metadata, read_metadata_overrides, read_table
     from .engine.progress import ProgressCallback
     from .tabular import TableGAN, resume_table
 
-    df = read_table(data)
-    if target is not None and target not in df.columns:
-        raise GanforgeError(
-            f"--target {target!r} is not a column of {data} (columns: {', '.join(df.columns)})"
-        )
+    stream = stream or (resume is not None and was_streamed(resume))  # a streamed run resumes streamed
+    if stream:  # never load the table: columns and row count come from the Parquet footer
+        columns, n_rows = parquet_columns(data)
+    else:
+        df = read_table(data)
+        columns, n_rows = list(df.columns), len(df)
+    if target is not None and target not in columns:
+        raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(columns)})")
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
             raise GanforgeError("--resume continues in its own directory; leave out --out")
         steps = None
-        if epochs is not None:
-            steps = max(1, -(-int(epochs * len(df)) // batch))
+        if epochs is not None:  # epochs in the run's own batch size (--batch is for new runs)
+            from .artifact import read_config
+
+            run_batch = int(read_config(Path(resume))["train"]["batch_size"])
+            steps = max(1, -(-int(epochs * n_rows) // run_batch))
         gan = resume_table(resume, steps=steps, device=device, minutes=minutes)
         run_dir = Path(resume)
     else:
@@ -166,11 +188,13 @@ def train_table(
         gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
                        metadata=overrides, checkpoint_every=checkpoint_every,
                        dp=dp_settings(dp, epsilon, delta, noise_multiplier, max_grad_norm, accountant))  # fmt: skip
-        console.print(infer_metadata(df, overrides).summary(), highlight=False)
+        if not stream:  # a streamed table's metadata is inferred from its sample rows inside fit
+            console.print(infer_metadata(df, overrides).summary(), highlight=False)
         run_dir = out
-    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({len(df):,} rows) -> {run_dir}")
-    gan.fit(df, out=run_dir, resume=resume is not None, callbacks=[ProgressCallback(console, unit="rows")],
-            source=str(Path(data).resolve()), target=target, health=_health(on_problem))  # fmt: skip
+    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({n_rows:,} rows) -> {run_dir}")
+    gan.fit(data if stream else df, out=run_dir, resume=resume is not None,
+            callbacks=_progress(ProgressCallback(console, unit="rows")), source=str(Path(data).resolve()), target=target,
+            health=_health(on_problem), stream=stream)  # fmt: skip
     m = gan.metrics
     _finish_training(
         "table", data, run_dir, f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows)", m,
@@ -197,6 +221,13 @@ def _finish_training(
         raise typer.Exit(130)
     console.print(f"run directory: [bold]{run_dir}[/]{where}")
     console.print(f"next: {next_cmd}")
+
+
+def _progress(bar: Callback) -> list[Callback]:
+    """The progress bar, on rank 0 only under torchrun (the other ranks train quietly)."""
+    from .engine.distributed import is_main
+
+    return [bar] if is_main() else []
 
 
 def _health(on_problem: str) -> str:
@@ -238,6 +269,11 @@ def sample(
         str, typer.Option(help="Images: torch | onnx (ONNX Runtime; exports RUN/model.onnx if needed).")
     ] = "torch",
     onnx: Annotated[Path | None, typer.Option(help="With --engine onnx: this ONNX file.")] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Write --out as this many resumable shard files (docs/sampling-at-scale.md)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="With --shards: processes making shards in parallel.")] = 1,
 ) -> None:
     """Generate images or table rows from a trained run (tables stream to disk in chunks)."""
     from . import artifact
@@ -246,6 +282,16 @@ def sample(
 
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
+    if shards is not None:
+        from .sharded import sample_shards
+
+        if grid:
+            raise GanforgeError("--grid cannot be sharded; drop --grid or --shards")
+        summary = sample_shards(run, n, out, shards, workers=workers, seed=seed, klass=klass, watermark=watermark,
+                                conditions=parse_conditions(condition or []), engine=engine, onnx=onnx, device=device,
+                                report=lambda line: console.print(line, highlight=False))  # fmt: skip
+        out_console.print(summary["message"], highlight=False, soft_wrap=True)
+        return
     kind = artifact.read_config(run).get("kind")
     model = load_sampler(run, kind, device, engine, onnx)
     if kind == "table":
@@ -376,9 +422,19 @@ def main() -> None:
     """Entry point: run the app, turning GanforgeErrors into one line and exit status 1."""
     import warnings
 
+    from .engine import distributed
+
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
+    rank = distributed.world().rank
+    if rank:  # under torchrun only rank 0 reports; errors still print, marked with their rank
+        console.quiet = out_console.quiet = True
     try:
         app(standalone_mode=True)
     except GanforgeError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        where = f"(rank {rank}) " if rank else ""
+        Console(stderr=True).print(f"[bold red]error:[/] {where}{e}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    except SystemExit as e:  # Click ends every command with SystemExit
+        if e.code in (0, None):
+            distributed.shutdown()  # leave torchrun's process group together (no-op in one process)
+        raise

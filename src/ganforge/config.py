@@ -52,6 +52,8 @@ class TrainConfig:
     max_seconds: float | None = None  # stop (cleanly, with a checkpoint) after this much training time
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # fp32 | bf16 (autocast of the forward passes; R1/R2 steps stay fp32)
+    channels_last: bool = False  # NHWC memory layout for convolutional nets (faster on recent GPUs)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -68,6 +70,8 @@ class TrainConfig:
             raise ConfigError(f"ada_target must be in (0, 1) (got {self.ada_target})")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ConfigError("max_seconds must be > 0")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16 (got {self.precision!r})")
         from .losses import get_loss
 
         get_loss(self.loss)

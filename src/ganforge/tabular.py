@@ -15,12 +15,13 @@ import pandas as pd
 import torch
 
 from . import artifact
-from .api import _prepare_out_dir
+from .api import _prepare_out_dir, was_streamed
 from .config import TrainConfig, from_dict, write_json
 from .data.table_codec import TableCodec
 from .data.tables import TableMetadata, infer_metadata, read_table
 from .diversity import TABLE_COLLAPSE, table_probe
 from .engine import checkpoint as ckpt
+from .engine import distributed
 from .engine.callbacks import Callback
 from .engine.health import HealthConfig, HealthMonitor
 from .engine.trainer import Trainer
@@ -83,6 +84,7 @@ class TableGAN(TableSampling):
         pac = 1 if self.dp is not None else pac
         if batch_size % pac:
             raise ConfigError(f"batch size ({batch_size}) must be a multiple of pac ({pac})")
+        distributed.check_batch(batch_size, pac)  # under torchrun: whole packs on every rank
         if epochs is not None and steps is not None:
             raise ConfigError("give epochs or steps, not both")
         if epochs is not None and epochs <= 0:
@@ -127,18 +129,24 @@ class TableGAN(TableSampling):
         source: str | None = None,
         target: str | None = None,
         health: str = "recover",
+        stream: bool = False,
     ) -> TableGAN:
         """Train on a DataFrame or a CSV/Parquet file; with ``out`` the run is saved there.
 
         ``source`` records where a DataFrame came from (so ``evaluate`` can find it again); ``target``
         names the column ML efficacy is measured on; ``health`` is what the training-health monitor does
-        about collapse, divergence or NaNs ("recover", "stop", "warn" or "off").
+        about collapse, divergence or NaNs ("recover", "stop", "warn" or "off"). ``stream``: read a
+        Parquet file by row groups in bounded memory (docs/large-data.md); ``df`` is then a sample.
         """
-        df, where = as_frame(data)
+        stream = stream or (resume and out is not None and was_streamed(Path(out)))  # resumes as it ran
+        if stream:
+            df, fp, n_rows, where = _stream_inputs(self, data)
+        else:
+            df, where = as_frame(data)
+            fp, n_rows = table_fingerprint(df), len(df)
         source = source or where
         if target is not None and target not in df.columns:
             raise ConfigError(f"target {target!r} is not a column of the table")
-        fp = table_fingerprint(df)
         run_dir = _prepare_out_dir(Path(out), resume) if out is not None else None
         if resume:
             saved = self._check_resumable(run_dir, fp)
@@ -158,28 +166,43 @@ class TableGAN(TableSampling):
             cond_spans=cond_spans,
         )  # fmt: skip
         if self.steps is None and self.epochs is not None:
-            per_epoch = len(df) / self.train_config.batch_size
+            per_epoch = n_rows / self.train_config.batch_size
             steps = max(1, math.ceil(self.epochs * per_epoch))
             if self.default_budget:
                 steps = max(steps, DEFAULT_MIN_STEPS)
             self.train_config = replace(self.train_config, steps=steps)
         elif self.steps is None:  # time budget only
             self.train_config = replace(self.train_config, steps=10**9)
-        self.data_info = {"source": source, "rows": len(df), "columns": df.shape[1], "fingerprint": fp}
+        self.data_info = {"source": source, "rows": n_rows, "columns": df.shape[1], "fingerprint": fp}
+        if stream:
+            self.data_info["stream"] = True
         if target is not None:
             self.data_info["target"] = target
+        if self.dp is not None and distributed.launched():
+            raise ConfigError(
+                "differentially private training runs in one process (its accounting assumes one sampler); "
+                "run it without torchrun"
+            )
         if self.dp is not None:
             from .privacy.dp import check_compatible
             from .privacy.training import private_source
 
             health = check_compatible(asdict(self.train_config), health)
-        source = TableSource(x, cond_spans) if self.dp is None else private_source(self, x)
+        if stream:
+            from .data.table_stream import ParquetStreamSource
+
+            seed = self.train_config.seed
+            source = ParquetStreamSource(Path(data), codec, x, cond_spans, seed=seed)  # type: ignore[arg-type]
+        else:
+            source = TableSource(x, cond_spans) if self.dp is None else private_source(self, x)
         if cond_spans:
             freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
             self.recipe_config = replace(self.recipe_config, cond_freq=freq)
         recipe = TableRecipe(self.recipe_config)
         cbs = list(callbacks or [])
-        cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
+        main = distributed.is_main()  # under torchrun only rank 0 writes files
+        if main:
+            cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
         if health != "off":
             probe = table_probe(recipe, source)
             cbs.append(HealthMonitor(HealthConfig(on_problem=health, **TABLE_COLLAPSE), *probe))
@@ -190,18 +213,19 @@ class TableGAN(TableSampling):
             budget = attach_private_training(self, trainer, len(df))
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
-        if run_dir is not None and not resume:
+        if run_dir is not None and not resume and main:
             write_json(run_dir / artifact.CONFIG, self._config_dict())
         result = trainer.fit(resume=resume)
         self.metrics.update(
-            steps=result.steps, rows_seen=result.images_seen, epochs=round(result.images_seen / len(df), 2),
+            steps=result.steps, rows_seen=result.images_seen, epochs=round(result.images_seen / n_rows, 2),
             train_seconds=round(result.seconds, 1), stopped_by=result.stopped_by,
         )  # fmt: skip
         if trainer.stop_reason:
             self.metrics["stop_reason"] = trainer.stop_reason
         if self.dp is not None:
             finish_private_training(self, trainer, budget)
-        if run_dir is not None:
+        self.metrics["processes"] = trainer.world.size  # torchrun ranks of the last fit
+        if run_dir is not None and main:
             self.save(run_dir)
         return self
 
@@ -234,6 +258,20 @@ class TableGAN(TableSampling):
         artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self._config_dict())
         artifact.write_card(out, _card(self))
         return out
+
+
+def _stream_inputs(gan: TableGAN, data: Any) -> tuple[pd.DataFrame, str, int, str]:
+    """(sample rows to fit on, fingerprint, rows in the file, where) for ``fit(path, stream=True)``."""
+    from .data.table_stream import stream_sample
+
+    if isinstance(data, pd.DataFrame):
+        raise ConfigError("stream=True reads a Parquet file by row groups; pass its path, not a DataFrame")
+    if gan.dp is not None:
+        raise ConfigError(
+            "differential privacy needs the whole table in memory (Poisson sampling); drop --stream"
+        )
+    df, fp, n_rows = stream_sample(data, seed=gan.train_config.seed)
+    return df, fp, n_rows, str(Path(data).resolve())
 
 
 def _card(gan: TableGAN) -> dict[str, Any]:

@@ -3,6 +3,10 @@
 Per step: sample a real batch and noise, update D (loss + lazy R1/R2), update G, update the EMA
 generator, adapt the augmentation probability. All randomness comes from one CPU ``torch.Generator``
 whose state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit.
+
+Under ``torchrun`` the same loop runs in every process with DistributedDataParallel (engine/distributed.py):
+``batch_size`` is the global batch; every rank draws the global batch's indices and noise from the shared
+stream and trains on its slice, DDP averages the gradients, and only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig, to_json
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..losses import get_loss
 from ..regularizers import r1_penalty, r2_penalty
 from . import checkpoint as ckpt
+from . import distributed
 from .callbacks import Callback
 from .ema import ema_beta, update_ema
 from .protocols import BatchSource, Recipe
@@ -39,7 +45,7 @@ class FitResult:
     steps: int
     images_seen: int
     seconds: float
-    stopped_by: str  # "steps" | "time" | "interrupt" | "health"
+    stopped_by: str  # "steps" | "time" | "interrupt" | "health" (| "privacy_budget", set by a caller)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,14 +105,20 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
         self.extra_state = dict(extra_state or {})  # saved with checkpoints for the caller's use
-        self.device = resolve_device(config.device)
+        self.device = distributed.local_device(resolve_device(config.device))
+        distributed.check_batch(config.batch_size)
+        self.world = distributed.init(self.device)
         self.loss = get_loss(config.loss)
+        self.amp = config.precision == "bf16"
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
-        torch.manual_seed(config.seed)  # network initialisation
+        torch.manual_seed(config.seed)  # network initialisation (the same on every rank)
         self.rng = torch.Generator().manual_seed(config.seed)
-        self.G = recipe.build_generator().to(self.device)
-        self.D = recipe.build_discriminator().to(self.device)
+        self.G = recipe.build_generator().to(self.device, memory_format=self.memory_format)
+        self.D = recipe.build_discriminator().to(self.device, memory_format=self.memory_format)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # The modules the updates go through: DDP wrappers under torchrun (gradients averaged over ranks).
+        self.G_train, self.D_train = self._wrap(self.G), self._wrap(self.D)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
 
@@ -122,18 +134,57 @@ class Trainer:
         self.r2_boost = 0.0
         self.ema_halflife_images = config.ema_halflife_images  # automatic recovery may switch it on
 
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if not self.world.distributed:
+            return module
+        if self.device.type == "cuda":  # batch statistics over the global batch (CPU: per rank)
+            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def _autocast(self, enabled: bool = True) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast for the forward passes when ``precision == "bf16"`` (a no-op otherwise)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp and enabled)
+
     # ------------------------------------------------------------------ one step
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if hasattr(self.data, "sample"):  # the source chooses its own rows (e.g. training-by-sampling)
-            x, c = self.data.sample(self.config.batch_size, self.rng)
-        else:
-            idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng)
+        n, mine = self.config.batch_size, self.world.shard(self.config.batch_size)
+        if getattr(self.data, "per_rank", False):  # a streamed source that reads this rank's shard itself
+            x, c = self.data.sample(n // self.world.size, self.rng)
+        elif hasattr(self.data, "sample"):  # the source chooses its own rows (e.g. training-by-sampling)
+            x, c = self.data.sample(n, self.rng)
+            x, c = x[mine], (c[mine] if c is not None else None)
+        else:  # every rank draws the global batch's indices and reads only its slice
+            idx = torch.randint(len(self.data), (n,), generator=self.rng)[mine]
             x, c = self.data.get(idx)
-        return x.to(self.device), (c.to(self.device) if c is not None else None)
+        x = x.to(self.device)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=self.memory_format)
+        return x, (c.to(self.device) if c is not None else None)
 
-    def _fake(self, n: int, c: torch.Tensor | None) -> torch.Tensor:
-        z = self.recipe.sample_latents(n, self.rng).to(self.device)
-        return self.G(z, c)
+    def _mine(self, global_batch: torch.Tensor) -> torch.Tensor:
+        return global_batch[self.world.shard(global_batch.shape[0])]
+
+    def _fake(self, n: int, c: torch.Tensor | None, G: nn.Module | None = None) -> torch.Tensor:
+        # Noise for the global batch (n per rank), so N ranks see exactly one process's noise.
+        z = self._mine(self.recipe.sample_latents(n * self.world.size, self.rng)).to(self.device)
+        with self._autocast():
+            return (G or self.G)(z, c)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """The recipe's augmentation; under torchrun drawn for the global batch, so every rank's slice gets
+        the transforms one process would have given it (and the shared random stream stays in step)."""
+        p = self.augment_p
+        if not self.world.distributed or p <= 0:
+            return self.recipe.augment(x, p, self.rng)
+        n, mine = x.shape[0], self.world.shard(x.shape[0] * self.world.size)
+        pad = x.new_zeros((n, *x.shape[1:]))
+        full = torch.cat([pad] * self.world.rank + [x] + [pad] * (self.world.size - self.world.rank - 1))
+        return self.recipe.augment(full, p, self.rng)[mine]
+
+    def _all_finite(self, *values: float) -> bool:
+        ok = all(math.isfinite(v) for v in values)
+        return not distributed.any_rank(not ok, self.device) if self.world.distributed else ok
 
     def _d_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
         cfg = self.config
@@ -144,9 +195,13 @@ class Trainer:
             fake = replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
         do_reg = (r1_gamma > 0 or r2_gamma > 0) and self.step % cfg.reg_interval == 0
-        real_aug = self.recipe.augment(real, self.augment_p, self.rng).detach().requires_grad_(do_reg)
-        fake_aug = self.recipe.augment(fake, self.augment_p, self.rng).detach().requires_grad_(do_reg)
-        d_real, d_fake = self.D(real_aug, c), self.D(fake_aug, c)
+        real_aug = self._augment(real).detach().float().requires_grad_(do_reg)
+        fake_aug = self._augment(fake).detach().float().requires_grad_(do_reg)
+        # Steps that carry the R1/R2 penalty run D in full precision: a gradient penalty taken through
+        # bf16 activations is too coarse to be the penalty the recipe asks for.
+        with self._autocast(enabled=not do_reg):
+            d_real, d_fake = self.D_train(real_aug, c), self.D_train(fake_aug, c)
+        d_real, d_fake = d_real.float(), d_fake.float()
         loss = self.loss.d_loss(d_real, d_fake)
         total = loss
         stats = {
@@ -167,19 +222,30 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
         stats["grad_d"] = _grad_norm(list(self.D.parameters()), cfg.grad_clip)
-        if math.isfinite(stats["loss_d"]) and math.isfinite(stats["grad_d"]):
+        if self._all_finite(stats["loss_d"], stats["grad_d"]):
             self.opt_d.step()
-        self._ada_sum += float(torch.sign(d_real.detach() - d_fake.detach()).sum())
-        self._ada_count += d_real.numel()
+        ada = torch.tensor([float(torch.sign(d_real.detach() - d_fake.detach()).sum()), d_real.numel()])
+        if cfg.ada_target is not None and self.world.distributed:
+            ada = distributed.all_reduce(ada.to(self.device)).cpu()  # the same p on every rank
+        self._ada_sum += float(ada[0])
+        self._ada_count += int(ada[1])
         return stats
 
     def _g_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
-        fake = self._fake(real.shape[0], c)
-        fake_aug = self.recipe.augment(fake, self.augment_p, self.rng)
-        d_fake = self.D(fake_aug, c)
+        self.D.requires_grad_(False)  # G's loss must not leave gradients in D (and D's DDP sync stays idle)
+        try:
+            return self._g_update(real, c)
+        finally:
+            self.D.requires_grad_(True)
+
+    def _g_update(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
+        fake = self._fake(real.shape[0], c, G=self.G_train)
+        fake_aug = self._augment(fake)
+        with self._autocast():
+            d_fake = self.D(fake_aug, c).float()
         if self.loss.needs_real_for_g:
-            with torch.no_grad():
-                d_real = self.D(self.recipe.augment(real, self.augment_p, self.rng), c)
+            with torch.no_grad(), self._autocast():
+                d_real = self.D(self._augment(real), c).float()
         else:
             d_real = torch.zeros_like(d_fake)
         loss = self.loss.g_loss(d_real, d_fake)
@@ -195,11 +261,9 @@ class Trainer:
                 stats[name] = float(term.detach())
                 loss = loss + term
         self.opt_g.zero_grad(set_to_none=True)
-        self.D.requires_grad_(False)  # G's loss must not leave gradients in D
         loss.backward()
-        self.D.requires_grad_(True)
         grad = _grad_norm(list(self.G.parameters()), self.config.grad_clip)
-        if math.isfinite(float(loss.detach())) and math.isfinite(grad):
+        if self._all_finite(float(loss.detach()), grad):
             self.opt_g.step()
         return stats | {"loss_g": float(loss.detach()), "grad_g": grad}
 
@@ -208,7 +272,7 @@ class Trainer:
         if cfg.ada_target is None or self.step % cfg.ada_interval != 0 or self._ada_count == 0:
             return
         r_t = self._ada_sum / self._ada_count  # +1 when D always ranks reals above fakes
-        adjust = math.copysign(1.0, r_t - cfg.ada_target) * cfg.batch_size * cfg.ada_interval
+        adjust = math.copysign(1.0, r_t - cfg.ada_target) * cfg.batch_size * cfg.ada_interval  # global batch
         self.augment_p = min(max(self.augment_p + adjust / (cfg.ada_kimg * 1000), 0.0), 1.0)
         self._ada_sum, self._ada_count = 0.0, 0
 
@@ -217,9 +281,11 @@ class Trainer:
         real, c = self._real_batch()
         stats = self._d_step(real, c)
         stats.update(self._g_step(real, c))
+        stats = distributed.mean_stats(stats, self.device)  # every rank logs and judges the same figures
+        n = self.config.batch_size  # the global batch
         self.step += 1
-        self.images_seen += real.shape[0]
-        beta = ema_beta(real.shape[0], self.images_seen, self.ema_halflife_images, self.config.ema_rampup)
+        self.images_seen += n
+        beta = ema_beta(n, self.images_seen, self.ema_halflife_images, self.config.ema_rampup)
         update_ema(self.G_ema, self.G, beta)
         self._adapt_augment()
         stats["augment_p"] = self.augment_p
@@ -230,6 +296,9 @@ class Trainer:
         """Train until ``config.steps`` (or the time budget); Ctrl-C stops cleanly with a checkpoint."""
         if resume:
             self.load_checkpoint()
+        if self.world.distributed:
+            # Ops that draw from torch's global stream (dropout, Gumbel noise) differ per rank.
+            torch.manual_seed(self.config.seed * 1_000_003 + self.step * 7_919 + self.world.rank)
         for cb in self.callbacks:
             cb.on_fit_start(self)
         started, stopped_by = time.perf_counter(), "steps"
@@ -237,7 +306,10 @@ class Trainer:
         window_start, window_images = time.perf_counter(), 0
         with _deferred_interrupt() as interrupted:
             while self.step < self.config.steps:
-                if interrupted():
+                stop = interrupted()
+                if self.world.distributed:
+                    stop = distributed.any_rank(stop, self.device)
+                if stop:
                     stopped_by = "interrupt"
                     break
                 if self.stop_reason is not None:  # a callback (e.g. the health monitor) asked to stop
@@ -259,7 +331,12 @@ class Trainer:
                     cb.on_step_end(self, stats)
                 if self.step % self.config.checkpoint_every == 0:
                     self.save_checkpoint()
-                if self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds:
+                over_time = (
+                    self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
+                )
+                if self.world.distributed:  # every rank stops after the same step
+                    over_time = distributed.any_rank(over_time, self.device)
+                if over_time:
                     stopped_by = "time"
                     break
         self.train_seconds = seconds_before + time.perf_counter() - started
@@ -287,7 +364,7 @@ class Trainer:
 
     def log_record(self, record: dict[str, Any]) -> None:
         """Append a record (it must carry "step") to metrics.jsonl and show it to the callbacks."""
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.world.main:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
         for cb in self.callbacks:
@@ -320,8 +397,8 @@ class Trainer:
         return tensors, state
 
     def save_checkpoint(self) -> None:
-        """Write a checkpoint (no-op without a run directory)."""
-        if self.run_dir is None:
+        """Write a checkpoint (no-op without a run directory, and on every rank but 0)."""
+        if self.run_dir is None or not self.world.main:
             return
         tensors, state = self.state_tensors()
         ckpt.write_checkpoint(self.run_dir, self.step, tensors, state)
@@ -360,7 +437,7 @@ class Trainer:
     def _truncate_metrics(self) -> None:
         """Drop log lines written after the checkpoint, so a resumed run's log has no duplicates."""
         path = self.run_dir / "metrics.jsonl" if self.run_dir else None
-        if path is None or not path.exists():
+        if path is None or not path.exists() or not self.world.main:
             return
         kept = [
             ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step

@@ -1,0 +1,180 @@
+"""Streamed data: image folders decoded batch by batch, Parquet tables read by row groups, bounded memory."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import cli_in_process
+from PIL import Image
+
+from ganforge import ImageGAN
+from ganforge.api import resume_model
+from ganforge.data.image_stream import StreamingImageFolder
+from ganforge.data.images import load_image_folder
+from ganforge.data.table_codec import TableCodec
+from ganforge.data.table_infer import infer_metadata
+from ganforge.data.table_stream import ParquetStreamSource, open_parquet, parquet_fingerprint, sample_rows
+from ganforge.recipes.image import ImageSource
+from ganforge.tabular import TableGAN
+
+TINY = {"resolution": 16, "width": 8, "batch_size": 8, "seed": 1, "device": "cpu", "checkpoint_every": 10}
+
+
+def image_folder(root: Path, grey: bool = False, per_class: int = 9) -> Path:
+    """Two class folders of random images of assorted sizes (so crop and resize matter)."""
+    rng = np.random.default_rng(0)
+    for name in ("bags", "shoes"):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            shape = (18 + 3 * i, 40 - i) + (() if grey else (3,))
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / name / f"{i:02d}.png")
+    return root
+
+
+def test_streamed_folder_gives_the_same_tensors_as_the_in_memory_loader(tmp_path: Path) -> None:
+    for grey in (False, True):
+        folder = image_folder(tmp_path / f"grey{grey}", grey=grey)
+        (folder / "bags" / "notes.txt").write_text("not an image")
+        with pytest.warns(UserWarning, match="1 file"):
+            memory = load_image_folder(folder, 16)
+        with pytest.warns(UserWarning, match="1 file"):
+            streamed = StreamingImageFolder(folder, 16)
+        assert (len(streamed), streamed.channels, streamed.class_names) == (
+            18,
+            1 if grey else 3,
+            ["bags", "shoes"],
+        )
+        idx = torch.tensor([17, 0, 5, 9, 9, 12])
+        x_mem, c_mem = ImageSource(memory.images, memory.labels).get(idx)
+        x_str, c_str = streamed.get(idx)
+        assert torch.equal(x_mem, x_str) and torch.equal(c_mem, c_str)
+        assert c_str.tolist() == [1, 0, 0, 1, 1, 1]
+    # The fingerprint reads names, sizes and times, not pixels: same folder, same print; an edit changes it.
+    assert StreamingImageFolder(folder, 16).fingerprint == streamed.fingerprint
+    Image.new("L", (30, 30), 7).save(folder / "shoes" / "03.png")
+    assert StreamingImageFolder(folder, 16).fingerprint != streamed.fingerprint
+
+
+def test_unreadable_file_met_in_training_is_replaced_by_the_next_readable_one(tmp_path: Path) -> None:
+    folder = image_folder(tmp_path / "f")
+    bad = folder / "bags" / "04.png"
+    bad.write_bytes(bad.read_bytes()[:60])  # the header still opens; the pixels are gone
+    streamed = StreamingImageFolder(folder, 16)
+    assert len(streamed) == 18  # the scan reads headers only
+    with pytest.warns(UserWarning, match="unreadable image .*04.png; using 05.png"):
+        images, labels = streamed.read([4])
+    np.testing.assert_array_equal(images, streamed.read([5])[0])
+    assert labels.tolist() == [0]
+
+
+def test_streamed_image_run_equals_in_memory_run_and_resumes_streamed(tmp_path: Path) -> None:
+    folder = image_folder(tmp_path / "f")
+    memory = ImageGAN(steps=20, **TINY).fit(folder, out=tmp_path / "memory", health="off")
+    ImageGAN(steps=10, **TINY).fit(folder, out=tmp_path / "run", health="off", stream=True)
+    # A plain resume (no stream flag) re-opens the folder streamed, as the run recorded.
+    resumed = resume_model(tmp_path / "run", steps=20).fit(
+        folder, out=tmp_path / "run", resume=True, health="off"
+    )
+    assert resumed.data_info["stream"] is True and resumed.data_info["images"] == 18
+    assert resumed.metrics["steps"] == 20
+    # Same files, same order, same tensors: the streamed run takes exactly the in-memory run's steps.
+    for name in ("G", "G_ema", "D"):
+        a, b = getattr(memory, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+# --- Parquet ---------------------------------------------------------------------------------------
+
+
+def parquet(
+    tmp_path: Path, groups: int = 12, rows_per_group: int = 400, tagged: bool = True
+) -> tuple[Path, pd.DataFrame]:
+    """Colours at 60/30/10 %, a number tied to them and (``tagged``) the row group each row was written in."""
+    rng = np.random.default_rng(0)
+    n = groups * rows_per_group
+    colour = rng.choice(["red", "green", "blue"], n, p=[0.6, 0.3, 0.1])
+    df = pd.DataFrame({"colour": colour, "size": np.where(colour == "red", 10.0, -10.0) + rng.normal(size=n)})
+    if tagged:
+        df["group"] = [f"g{i // rows_per_group:02d}" for i in range(n)]
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path, row_group_size=rows_per_group)
+    return path, df
+
+
+def stream_source(path: Path, **kw) -> tuple[ParquetStreamSource, TableCodec]:
+    sample = sample_rows(open_parquet(path), 2000, seed=0)
+    codec = TableCodec.fit(sample, infer_metadata(sample))
+    spans = [(s.start, s.size) for s, _ in codec.discrete_spans()]
+    return ParquetStreamSource(path, codec, codec.encode(sample), spans, **kw), codec
+
+
+def groups_of(codec: TableCodec, x: torch.Tensor) -> set[int]:
+    rows = codec.decode(x.numpy(), np.random.default_rng(0))
+    return {int(g[1:]) for g in rows["group"]}
+
+
+def test_each_rank_reads_only_its_row_groups_and_the_buffer_refreshes_within_its_bound(
+    tmp_path: Path,
+) -> None:
+    path, _ = parquet(tmp_path)
+    for rank in range(3):
+        src, codec = stream_source(path, buffer_rows=600, slots=3, rank=rank, world_size=3)
+        seen, sizes = set(), []
+        for _ in range(60):
+            x, _ = src.sample(50)
+            seen |= groups_of(codec, x)
+            sizes.append(src.buffered())
+        mine = set(range(rank, 12, 3))
+        assert set(src.reads) == mine  # read all of its own groups, nothing of the others'
+        assert seen == mine  # rows of every one of them reached batches: the buffer turned over
+        assert max(sizes) <= 600 and len(src.groups) > src.slots
+
+
+def test_stream_state_resumes_exactly_and_keeps_the_shared_stream_untouched(tmp_path: Path) -> None:
+    path, _ = parquet(tmp_path)
+    src, _ = stream_source(path, buffer_rows=600, slots=3, rank=0, world_size=1)
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(25):
+        src.sample(50, rng)
+    assert torch.equal(rng.get_state(), torch.Generator().manual_seed(0).get_state())
+    state = src.state_dict()
+    again, _ = stream_source(path, buffer_rows=600, slots=3, rank=0, world_size=1)
+    again.load_state_dict(state)
+    for _ in range(10):  # across refreshes
+        (a, ca), (b, cb) = src.sample(50), again.sample(50)
+        assert torch.equal(a, b) and torch.equal(ca, cb)
+
+
+def test_streamed_table_gan_learns_the_category_frequencies(tmp_path: Path) -> None:
+    path, df = parquet(tmp_path, groups=10, rows_per_group=500, tagged=False)
+    gan = TableGAN(steps=400, batch_size=100, seed=0, device="cpu", hidden=(64, 64))
+    gan.fit(path, out=tmp_path / "run", stream=True, health="off")
+    assert gan.data_info["stream"] is True and gan.data_info["rows"] == 5000
+    assert gan.data_info["fingerprint"] == parquet_fingerprint(path)
+    synthetic = gan.sample(3000, seed=1)
+    real = df["colour"].value_counts(normalize=True)
+    fake = synthetic["colour"].value_counts(normalize=True).reindex(real.index, fill_value=0)
+    assert (fake - real).abs().max() < 0.08, fake.to_dict()
+
+
+def assert_one_line(res, needle: str) -> None:
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert res.returncode == 1 and len(errors) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert needle in " ".join(res.stderr.split()), res.stderr
+
+
+def test_bad_streamed_inputs_get_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    csv = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1, 2, 3]}).to_csv(csv, index=False)
+    res = cli_in_process(
+        capsys, monkeypatch, "train", "table", str(csv), "--stream", "--out", str(tmp_path / "r")
+    )
+    assert_one_line(res, "convert it")
+    (tmp_path / "empty").mkdir()
+    out = str(tmp_path / "r2")
+    res = cli_in_process(
+        capsys, monkeypatch, "train", "images", str(tmp_path / "empty"), "--stream", "--out", out
+    )
+    assert_one_line(res, "is empty")
