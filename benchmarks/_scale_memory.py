@@ -1,8 +1,9 @@
 """Peak memory of a short training run as the data grows 1x, 4x, 16x: streamed against in-memory.
 
-Images: 2,000 / 8,000 / 32,000 Fashion-MNIST PNGs (28 px, class sub-folders) written to a temporary
-folder. Tables: UCI Adult repeated to 32k / 128k / 512k rows, Parquet with 16k-row row groups.
-Every measurement is a fresh worker process training ``--steps`` steps (images: 28 px, width 8,
+Images: 1,500 / 6,000 / 24,000 generated 64 px RGB PNGs (8 class sub-folders; 12 KiB of pixels each,
+so 24,000 decode to ~280 MiB) written to a temporary folder. Tables: UCI Adult repeated to 32k / 128k /
+512k rows, Parquet with 16k-row row groups.
+Every measurement is a fresh worker process training ``--steps`` steps (images: 64 px, width 16,
 batch 32; tables: batch 500, hidden 64x64; health monitor off) that reports its peak resident set
 (``ru_maxrss``), so no run inherits another's memory; "imports" is a worker that only imports
 ganforge and torch, the floor every figure stands on.
@@ -30,7 +31,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-BASE_IMAGES = 2_000
+BASE_IMAGES = 1_500
+IMAGE_SIDE = 64
+IMAGE_CLASSES = 8
 BASE_ROWS = 32_000
 ROW_GROUP = 16_000
 ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult" / "adult.data"
@@ -39,18 +42,40 @@ ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "ma
                  "native-country", "income"]  # fmt: skip
 
 
+def colour_images(rng: np.random.Generator, n: int, label: int) -> np.ndarray:
+    """``n`` varied 64 px RGB pictures: a tinted gradient, a disc and grain; ``label`` sets the hue family.
+
+    Colour and varied on purpose: grey 28 px files are so small that a whole folder fits in the noise
+    of a process's memory, which hides whether streaming keeps it flat.
+    """
+    side = IMAGE_SIDE
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32) / (side - 1)
+    angle = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
+    t = np.clip(0.5 + (xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle), 0, 1)[..., None]
+    tint = np.roll(np.array([1.0, 0.5, 0.2], np.float32), label % 3) * (0.6 + 0.05 * label)
+    c1, c2, disc = (rng.uniform(0, 255, (n, 1, 1, 3)).astype(np.float32) * tint for _ in range(3))
+    image = c1 * (1 - t) + c2 * t
+    cy, cx, r = (rng.uniform(lo, hi, (n, 1, 1)) for lo, hi in ((0.2, 0.8), (0.2, 0.8), (0.1, 0.35)))
+    inside = ((yy - cy) ** 2 + (xx - cx) ** 2 < r**2)[..., None]
+    image = np.where(inside, disc, image) + 8 * rng.standard_normal((n, side, side, 3), np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
 def write_images(folder: Path, n: int) -> Path:
-    """``n`` Fashion-MNIST training images as PNGs in one sub-folder per class (fast: no compression)."""
+    """``n`` generated colour images as PNGs, ``IMAGE_CLASSES`` class sub-folders (fast: no compression)."""
     from PIL import Image
 
-    from ganforge.data.builtin import load_builtin
-
-    ds = load_builtin("fashion-mnist", max_images=n)
-    for name in ds.class_names:
-        (folder / name.replace("/", "-")).mkdir(parents=True, exist_ok=True)
-    for i, (image, label) in enumerate(zip(ds.images, ds.labels, strict=True)):
-        target = folder / ds.class_names[label].replace("/", "-") / f"{i:06d}.png"
-        Image.fromarray(image[..., 0], "L").save(target, compress_level=0)
+    rng = np.random.default_rng(n)
+    for start in range(0, n, 500):
+        count = min(500, n - start)
+        labels = rng.integers(0, IMAGE_CLASSES, count)
+        for label in range(IMAGE_CLASSES):
+            (folder / f"class{label}").mkdir(parents=True, exist_ok=True)
+            where = np.flatnonzero(labels == label)
+            for i, image in zip(where, colour_images(rng, len(where), label), strict=True):
+                Image.fromarray(image, "RGB").save(
+                    folder / f"class{label}" / f"{start + i:06d}.png", compress_level=0
+                )
     return folder
 
 
@@ -72,7 +97,7 @@ def worker(kind: str, data: str, stream: bool, steps: int) -> dict[str, Any]:
     if kind == "images":
         from ganforge import ImageGAN
 
-        gan = ImageGAN(resolution=28, width=8, steps=steps, batch_size=32, device="cpu", seed=0)
+        gan = ImageGAN(resolution=IMAGE_SIDE, width=16, steps=steps, batch_size=32, device="cpu", seed=0)
         gan.fit(data, stream=stream, health="off")
     elif kind == "table":
         from ganforge.tabular import TableGAN

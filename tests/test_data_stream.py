@@ -178,3 +178,19 @@ def test_bad_streamed_inputs_get_one_line(tmp_path: Path, capsys, monkeypatch) -
         capsys, monkeypatch, "train", "images", str(tmp_path / "empty"), "--stream", "--out", out
     )
     assert_one_line(res, "is empty")
+
+
+def test_a_streamed_table_run_resumes_exactly_where_its_stream_stood(tmp_path: Path) -> None:
+    from ganforge.tabular import resume_table
+
+    path, _ = parquet(tmp_path, groups=10, rows_per_group=500, tagged=False)
+    kw = {"batch_size": 100, "seed": 0, "device": "cpu", "hidden": (32, 32), "checkpoint_every": 10}
+    straight = TableGAN(steps=30, **kw).fit(path, out=tmp_path / "a", stream=True, health="off")
+    TableGAN(steps=15, **kw).fit(
+        path, out=tmp_path / "b", stream=True, health="off"
+    )  # the buffer turned over
+    resumed = resume_table(tmp_path / "b", steps=30).fit(path, out=tmp_path / "b", resume=True, health="off")
+    assert resumed.data_info["stream"] is True
+    for name in ("G", "D", "G_ema"):
+        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name

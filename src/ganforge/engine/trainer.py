@@ -394,6 +394,8 @@ class Trainer:
             "recipe": self.recipe.describe(),
             "extra": self.extra_state,
         }
+        if hasattr(self.data, "state_dict"):  # a streamed source: where its stream stands (this rank's)
+            state["data_stream"] = self.data.state_dict()
         return tensors, state
 
     def save_checkpoint(self) -> None:
@@ -433,6 +435,8 @@ class Trainer:
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
+        if "data_stream" in state and hasattr(self.data, "load_state_dict"):
+            self.data.load_state_dict(copy.deepcopy(state["data_stream"]))  # ignored by other ranks' streams
 
     def _truncate_metrics(self) -> None:
         """Drop log lines written after the checkpoint, so a resumed run's log has no duplicates."""
