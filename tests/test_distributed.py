@@ -109,6 +109,17 @@ def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path):
     run(cmd, cwd=tmp_path)
     config = json.loads((tmp_path / "trun" / "config.json").read_text())
     assert config["metrics"]["steps"] == 80 and config["metrics"]["processes"] == 1
+    # Sharded sampling split over two live ranks writes the shards one process writes, byte for byte.
+    run(
+        [*TORCHRUN, "-m", "ganforge", "sample", "trun", "-n", "3000", "--out", "two", "--shards", "4"],
+        cwd=tmp_path,
+    )
+    seed = json.loads((tmp_path / "two" / "_job.json").read_text())["seed"]
+    one = [sys.executable, "-m", "ganforge", "sample", "trun", "-n", "3000", "--out", "one", "--shards", "4"]
+    run([*one, "--seed", str(seed)], cwd=tmp_path)
+    for k in range(4):
+        name = f"part-{k:05d}-of-00004.parquet"
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     # A global batch that does not split into whole packs per rank is refused in one line.
     bad = subprocess.run([*cli[:-1], "150", "--out", "bad"], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode != 0
