@@ -22,7 +22,7 @@ demo: setup
 	$(BIN)/python -m ganforge.demo --minutes $(DEMO_MINUTES) --out $(DEMO_OUT)
 
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: setup
 	$(BIN)/ruff format --check src tests benchmarks

@@ -64,6 +64,12 @@ class ImageToImage:
     def fit(self, source: Any, out: str | Path | None = None, resume: bool = False,
             callbacks: list[Callback] | None = None) -> ImageToImage:  # fmt: skip
         """Train on a prepared BatchSource; with ``out`` the run (checkpoints, weights) is saved there."""
+        from .engine.distributed import launched
+
+        if launched():
+            raise ConfigError(
+                f"{self.kind} training runs in one process; start it without torchrun (docs/scaling.md)"
+            )
         run_dir = _prepare_out_dir(Path(out), resume) if out is not None else None
         if resume:
             if run_dir is None or not ckpt.has_checkpoint(run_dir):
