@@ -28,8 +28,8 @@ from .errors import GanforgeError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a GAN on your data.")
 app.add_typer(train_app, name="train")
-console = Console(stderr=True)
-out_console = Console()
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
+out_console = Console(soft_wrap=True)
 
 
 @train_app.command("images")

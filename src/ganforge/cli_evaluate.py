@@ -10,8 +10,8 @@ from rich.console import Console
 
 from .cli_privacy import PrivacyFlag, SensitiveOpt
 
-console = Console(stderr=True)
-out_console = Console()
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
+out_console = Console(soft_wrap=True)
 
 
 def evaluate(

@@ -10,8 +10,8 @@ from rich.console import Console
 
 from .errors import ConfigError
 
-console = Console(stderr=True)
-out_console = Console()
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
+out_console = Console(soft_wrap=True)
 DEFAULT_DETECTOR = Path("runs/detector")
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from .errors import ConfigError, DataError, GanforgeError
 
-console = Console(stderr=True)
-out_console = Console()
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
+out_console = Console(soft_wrap=True)
 
 
 def _progress() -> list:

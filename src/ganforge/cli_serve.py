@@ -10,7 +10,7 @@ from rich.console import Console
 
 from .errors import GanforgeError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
 
 
 def check_port(host: str, port: int) -> None:

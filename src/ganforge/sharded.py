@@ -16,7 +16,6 @@ seed continues with the seed it recorded.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine.checkpoint import sha256_file
 from .errors import ConfigError
 
 JOB = "_job.json"
@@ -120,7 +120,12 @@ def make_shard(task: ShardTask) -> dict[str, Any]:
             from .safety.provenance import write_table_sidecar
 
             write_table_sidecar(final, model, count, task.seed, task.conditions)
-        record = {"file": task.name, "rows": count, "bytes": final.stat().st_size, "sha256": _sha256(final)}
+        record = {
+            "file": task.name,
+            "rows": count,
+            "bytes": final.stat().st_size,
+            "sha256": sha256_file(final),
+        }
         write_json(out / (task.name + DONE), record | {"first": task.span[0], "shard": task.k})
     except OSError as e:
         raise ConfigError(f"cannot write {final}: {e.strerror or e}") from None
@@ -184,14 +189,6 @@ def _png(image: np.ndarray, model_id: str | None) -> bytes:
     return buf.getvalue()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def shard_done(out: Path, name: str, kind: str) -> bool:
     """True when ``name`` is complete: its ``.done`` record matches the file's size and SHA-256."""
     try:
@@ -201,7 +198,7 @@ def shard_done(out: Path, name: str, kind: str) -> bool:
         return False
     if kind == "table" and not (out / (name + ".provenance.json")).is_file():
         return False
-    return size == record.get("bytes") and _sha256(out / name) == record.get("sha256")
+    return size == record.get("bytes") and sha256_file(out / name) == record.get("sha256")
 
 
 # ---------------------------------------------------------------------------------------- the job

@@ -110,12 +110,16 @@ class Trainer:
         self.world = distributed.init(self.device)
         self.loss = get_loss(config.loss)
         self.amp = config.precision == "bf16"
-        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
         torch.manual_seed(config.seed)  # network initialisation (the same on every rank)
         self.rng = torch.Generator().manual_seed(config.seed)
-        self.G = recipe.build_generator().to(self.device, memory_format=self.memory_format)
-        self.D = recipe.build_discriminator().to(self.device, memory_format=self.memory_format)
+        self.G = recipe.build_generator().to(self.device)
+        self.D = recipe.build_discriminator().to(self.device)
+        if config.channels_last:  # NHWC weights (and batches, see _real_batch) for GPU convolutions
+            self.G, self.D = (
+                self.G.to(memory_format=torch.channels_last),
+                self.D.to(memory_format=torch.channels_last),
+            )
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         # The modules the updates go through: DDP wrappers under torchrun (gradients averaged over ranks).
         self.G_train, self.D_train = self._wrap(self.G), self._wrap(self.D)
@@ -158,8 +162,8 @@ class Trainer:
             idx = torch.randint(len(self.data), (n,), generator=self.rng)[mine]
             x, c = self.data.get(idx)
         x = x.to(self.device)
-        if x.dim() == 4:
-            x = x.contiguous(memory_format=self.memory_format)
+        if x.dim() == 4 and self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return x, (c.to(self.device) if c is not None else None)
 
     def _mine(self, global_batch: torch.Tensor) -> torch.Tensor:
