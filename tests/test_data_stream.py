@@ -194,3 +194,21 @@ def test_a_streamed_table_run_resumes_exactly_where_its_stream_stood(tmp_path: P
     for name in ("G", "D", "G_ema"):
         a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_evaluating_a_streamed_run_decodes_only_the_images_it_compares(tmp_path: Path, monkeypatch) -> None:
+    from ganforge import evaluate as ev
+
+    folder = image_folder(tmp_path / "data")
+    memory = ImageGAN(steps=2, **TINY).fit(folder, out=tmp_path / "memory", health="off")
+    streamed = ImageGAN(steps=2, **TINY).fit(folder, out=tmp_path / "run", health="off", stream=True)
+    want = ev.reference_images(memory, None, "train", 5)
+
+    def whole_load(*args, **kwargs):
+        raise AssertionError("the whole folder was loaded")
+
+    monkeypatch.setattr("ganforge.data.builtin.resolve_image_source", whole_load)
+    got = ev.reference_images(streamed, None, "train", 5)
+    assert np.array_equal(got.images, want.images) and np.array_equal(got.labels, want.labels)
+    assert got.source.endswith("5 of 18")
+    assert len(ev.training_images(streamed).images) == 18  # below the cap: every training image

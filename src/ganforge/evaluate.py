@@ -39,6 +39,8 @@ def reference_images(gan: Any, ref: str | None, split: str, n: int) -> ImageData
     spec = ref or gan.data_info.get("spec")
     if spec is None:
         raise DataError("this run does not record where its training data is; pass --ref FOLDER")
+    if ref is None and gan.data_info.get("stream"):  # a folder of any size: decode only the n picked
+        return _streamed_subset(gan, spec, n)
     ds = resolve_image_source(spec, rc.resolution, channels=rc.channels, split=split)
     if len(ds.images) <= n:
         return ds
@@ -54,8 +56,30 @@ def training_images(gan: Any) -> ImageDataset:
     spec = gan.data_info.get("spec")
     if spec is None:
         raise DataError("this run does not record where its training data is (trained on an in-memory set)")
+    if gan.data_info.get("stream"):  # nearest neighbours among a bounded random subset
+        return _streamed_subset(gan, spec, STREAMED_TRAINING_IMAGES)
     rc = gan.recipe_config
     return resolve_image_source(spec, rc.resolution, channels=rc.channels, split="train")
+
+
+STREAMED_TRAINING_IMAGES = 20_000  # memorisation checks of a streamed run look at this many training images
+
+
+def _streamed_subset(gan: Any, folder: str, n: int) -> ImageDataset:
+    """At most ``n`` images of a streamed run's folder, the same random ones each time, decoded alone.
+
+    They are exactly the images an in-memory load would pick (same file order, same decoding)."""
+    from .data.image_stream import StreamingImageFolder
+
+    rc = gan.recipe_config
+    ds = StreamingImageFolder(folder, rc.resolution, channels=rc.channels)
+    total = len(ds)
+    pick = np.arange(total)
+    if total > n:
+        pick = np.sort(np.random.default_rng(0).choice(total, size=n, replace=False))
+    images, labels = ds.read(pick)
+    source = ds.source if total <= n else f"{ds.source}, {n} of {total}"
+    return ImageDataset(images, labels, ds.class_names, source)
 
 
 def _check_image_options(
