@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -139,6 +140,16 @@ def any_rank(flag: bool, device: torch.device) -> bool:
         return flag
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     return bool(all_reduce(t, "max").item() > 0)
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (JSON-like), in rank order, on every rank (a collective)."""
+    w = world()
+    if not w.distributed:
+        return [obj]
+    out: list[Any] = [None] * w.size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def shutdown() -> None:

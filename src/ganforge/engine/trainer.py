@@ -137,6 +137,7 @@ class Trainer:
         self.r1_boost = 0.0  # added to r1_gamma / r2_gamma by automatic recovery (see engine/health.py)
         self.r2_boost = 0.0
         self.ema_halflife_images = config.ema_halflife_images  # automatic recovery may switch it on
+        self._rank_streams_restored = False  # per-rank torch streams came back from a checkpoint
 
     def _wrap(self, module: nn.Module) -> nn.Module:
         if not self.world.distributed:
@@ -300,7 +301,7 @@ class Trainer:
         """Train until ``config.steps`` (or the time budget); Ctrl-C stops cleanly with a checkpoint."""
         if resume:
             self.load_checkpoint()
-        if self.world.distributed:
+        if self.world.distributed and not self._rank_streams_restored:
             # Ops that draw from torch's global stream (dropout, Gumbel noise) differ per rank.
             torch.manual_seed(self.config.seed * 1_000_003 + self.step * 7_919 + self.world.rank)
         for cb in self.callbacks:
@@ -404,9 +405,19 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write a checkpoint (no-op without a run directory, and on every rank but 0)."""
+        streams, torch_rngs = None, None
+        if self.world.distributed:  # what differs per rank (collectives: every rank calls them)
+            torch_rngs = distributed.gather_objects(torch.get_rng_state())
+            if hasattr(self.data, "state_dict"):
+                streams = distributed.gather_objects(self.data.state_dict())
         if self.run_dir is None or not self.world.main:
             return
         tensors, state = self.state_tensors()
+        if torch_rngs is not None:  # a resume on the same number of ranks continues each rank's stream
+            tensors.update({f"rng.torch.rank{r}": t for r, t in enumerate(torch_rngs)})
+            state["world_size"] = self.world.size
+        if streams is not None:
+            state["data_streams"] = streams
         ckpt.write_checkpoint(self.run_dir, self.step, tensors, state)
         for cb in self.callbacks:
             cb.on_checkpoint(self)
@@ -429,6 +440,10 @@ class Trainer:
             self.opt_d.load_state_dict(ckpt.unflatten_state(state["optimizers"]["opt_d"], tensors))
             self.rng.set_state(tensors["rng.train"])
             torch.set_rng_state(tensors["rng.torch"])
+            mine = f"rng.torch.rank{self.world.rank}"
+            if self.world.distributed and state.get("world_size") == self.world.size and mine in tensors:
+                torch.set_rng_state(tensors[mine])
+                self._rank_streams_restored = True
         except (KeyError, RuntimeError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(
@@ -439,8 +454,9 @@ class Trainer:
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
-        if "data_stream" in state and hasattr(self.data, "load_state_dict"):
-            self.data.load_state_dict(copy.deepcopy(state["data_stream"]))  # ignored by other ranks' streams
+        if hasattr(self.data, "load_state_dict"):  # each stream takes the state of its own rank layout
+            for stream in state.get("data_streams", [state["data_stream"]] if "data_stream" in state else []):
+                self.data.load_state_dict(copy.deepcopy(stream))
 
     def _truncate_metrics(self) -> None:
         """Drop log lines written after the checkpoint, so a resumed run's log has no duplicates."""
