@@ -188,8 +188,8 @@ class Trainer:
         return self.recipe.augment(full, p, self.rng)[mine]
 
     def _all_finite(self, *values: float) -> bool:
-        ok = all(math.isfinite(v) for v in values)
-        return not distributed.any_rank(not ok, self.device) if self.world.distributed else ok
+        """True when every value is finite on every rank (so all ranks step, or none)."""
+        return not distributed.any_rank(not all(math.isfinite(v) for v in values), self.device)
 
     def _d_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
         cfg = self.config
@@ -311,10 +311,7 @@ class Trainer:
         window_start, window_images = time.perf_counter(), 0
         with _deferred_interrupt() as interrupted:
             while self.step < self.config.steps:
-                stop = interrupted()
-                if self.world.distributed:
-                    stop = distributed.any_rank(stop, self.device)
-                if stop:
+                if distributed.any_rank(interrupted(), self.device):  # every rank stops after the same step
                     stopped_by = "interrupt"
                     break
                 if self.stop_reason is not None:  # a callback (e.g. the health monitor) asked to stop
@@ -339,9 +336,7 @@ class Trainer:
                 over_time = (
                     self.config.max_seconds is not None and self.train_seconds >= self.config.max_seconds
                 )
-                if self.world.distributed:  # every rank stops after the same step
-                    over_time = distributed.any_rank(over_time, self.device)
-                if over_time:
+                if distributed.any_rank(over_time, self.device):
                     stopped_by = "time"
                     break
         self.train_seconds = seconds_before + time.perf_counter() - started
