@@ -14,6 +14,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .cli_options import (
+    BatchOpt,
+    CheckpointEveryOpt,
+    DeviceOpt,
+    MinutesOpt,
+    OnProblemOpt,
+    OutOpt,
+    ResumeOpt,
+    SeedOpt,
+)
 from .cli_privacy import (
     AccountantOpt,
     ClipOpt,
@@ -35,15 +45,15 @@ out_console = Console(soft_wrap=True)
 @train_app.command("images")
 def train_images(
     data: Annotated[str, typer.Argument(help="Image folder (class sub-folders = labels) or built-in name.")],
-    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
     resolution: Annotated[int, typer.Option(help="Image size: 16, 28, 32, 56, 64 or 128.")] = 32,
     steps: Annotated[int | None, typer.Option(help="Generator updates to train for.")] = None,
     kimg: Annotated[
         float | None, typer.Option(help="Thousands of real images to show (alternative to --steps).")
     ] = None,
-    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 64,
+    minutes: MinutesOpt = None,
+    batch: BatchOpt = 64,
     preset: Annotated[str, typer.Option(help="default | small-data | r3gan | dcgan")] = "default",
     arch: Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")] = None,
     width: Annotated[int, typer.Option(help="Network width (channels at full resolution).")] = 32,
@@ -51,8 +61,8 @@ def train_images(
         bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")
     ] = True,
     channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
     lr_g: Annotated[
         float | None, typer.Option(help="Generator learning rate (default: from the preset).")
     ] = None,
@@ -61,16 +71,11 @@ def train_images(
     ] = None,
     spectral_norm: Annotated[bool, typer.Option(help="Spectral normalisation in the discriminator.")] = False,
     sample_every: Annotated[int, typer.Option(help="Steps between sample grids.")] = 500,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+    checkpoint_every: CheckpointEveryOpt = 500,
     monitor_every: Annotated[
         int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")
     ] = 0,
-    on_problem: Annotated[
-        str,
-        typer.Option(
-            "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
-        ),
-    ] = "recover",
+    on_problem: OnProblemOpt = "recover",
     stream: Annotated[
         bool, typer.Option("--stream/--no-stream", help="Decode the folder batch by batch (any size).")
     ] = False,
@@ -120,30 +125,25 @@ def train_images(
 @train_app.command("table")
 def train_table(
     data: Annotated[Path, typer.Argument(help="A .csv, .tsv or .parquet table.")],
-    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
     target: Annotated[
         str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
     ] = None,
     epochs: Annotated[
         float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
     ] = None,
-    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
+    minutes: MinutesOpt = None,
     batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
     pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,
     metadata: Annotated[
         Path | None,
         typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
-    on_problem: Annotated[
-        str,
-        typer.Option(
-            "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
-        ),
-    ] = "recover",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
+    on_problem: OnProblemOpt = "recover",
     dp: DpFlag = False,
     epsilon: EpsilonOpt = 3.0,
     delta: DeltaOpt = None,
@@ -261,7 +261,7 @@ def sample(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    device: DeviceOpt = "cpu",
     watermark: Annotated[
         bool, typer.Option(help="Images: invisible watermark + synthetic label (docs/responsible-use.md).")
     ] = True,
@@ -345,7 +345,7 @@ def interpolate(
     frames: Annotated[int, typer.Option(help="Frames between two key latents.")] = 24,
     points: Annotated[int, typer.Option(help="Key latents in the loop.")] = 4,
     klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     scale: Annotated[int, typer.Option(help="Enlarge frames by this factor.")] = 4,
     watermark: Annotated[bool, typer.Option(help="Invisible watermark in every frame.")] = True,
 ) -> None:

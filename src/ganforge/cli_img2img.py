@@ -10,6 +10,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from .cli_options import BatchOpt, CheckpointEveryOpt, DeviceOpt, MinutesOpt, OutOpt, ResumeOpt, SeedOpt
 from .errors import ConfigError, DataError, GanforgeError
 
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
@@ -39,8 +40,8 @@ def train_superres_cmd(
     data: Annotated[
         str | None, typer.Argument(help="Folder of high-resolution images, 'photos' or a built-in name.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
     scale: Annotated[int, typer.Option(help="Upscaling factor: 2, 3 or 4 (1 = restoration).")] = 4,
     restore: Annotated[
         bool, typer.Option(help="Restoration (denoise / deblock) without upscaling: scale 1.")
@@ -48,14 +49,14 @@ def train_superres_cmd(
     crop: Annotated[int | None, typer.Option(help="High-resolution crop side for training.")] = None,
     degradation: Annotated[str, typer.Option(help="realistic | light | bicubic")] = "realistic",
     steps: Annotated[int | None, typer.Option(help="Generator updates (default 2000).")] = None,
-    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 16,
+    minutes: MinutesOpt = None,
+    batch: BatchOpt = 16,
     width: Annotated[int, typer.Option(help="Generator width.")] = 32,
     blocks: Annotated[int, typer.Option(help="Residual-in-residual dense blocks.")] = 2,
     perceptual_weight: Annotated[float, typer.Option(help="Weight of the perceptual (feature) loss.")] = 5.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
 ) -> None:
     """Train a super-resolution (or, with --restore, restoration) GAN from high-resolution images alone."""
     from .img2img import resume_img2img, train_superres
@@ -84,16 +85,16 @@ def train_translate_cmd(
     unpaired: Annotated[
         tuple[Path, Path] | None, typer.Option(help="A_DIR B_DIR, unrelated images (CycleGAN).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory to create.")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue this run exactly where it stopped.")] = None,
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
     resolution: Annotated[int, typer.Option(help="Training image size (a multiple of 16).")] = 64,
     steps: Annotated[int | None, typer.Option(help="Generator updates (default 2000).")] = None,
-    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes of training.")] = None,
-    batch: Annotated[int, typer.Option(help="Batch size.")] = 8,
+    minutes: MinutesOpt = None,
+    batch: BatchOpt = 8,
     width: Annotated[int, typer.Option(help="Network width.")] = 32,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "auto",
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
 ) -> None:
     """Train pix2pix (--paired A_DIR B_DIR) or CycleGAN (--unpaired A_DIR B_DIR) to map A to B."""
     from .img2img import resume_img2img, train_translate
@@ -156,7 +157,7 @@ def upscale_cmd(
         int, typer.Option(help="Input pixels per tile side (memory grows with its square).")
     ] = 128,
     overlap: Annotated[int, typer.Option(help="Pixels neighbouring tiles share and blend.")] = 16,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    device: DeviceOpt = "cpu",
 ) -> None:
     """Upscale (or restore) images of any size, tile by tile with blended seams."""
     from .data.paired import read_image
@@ -177,7 +178,7 @@ def translate_cmd(
     src: Annotated[Path, typer.Argument(metavar="IN", help="An image or a folder of images.")],
     out: Annotated[Path, typer.Option(help="Output image (or folder, for a folder IN).")],
     direction: Annotated[str, typer.Option(help="a2b | b2a (b2a: CycleGAN only).")] = "a2b",
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    device: DeviceOpt = "cpu",
 ) -> None:
     """Translate images from domain A to B (or B to A)."""
     from .data.paired import read_image

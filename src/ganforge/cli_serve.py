@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .cli_options import DeviceOpt
 from .errors import GanforgeError
 
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line
@@ -50,7 +51,7 @@ def serve(
     max_queue: Annotated[int, typer.Option(help="Requests allowed to wait per model; more get 503.")] = 256,
     workers: Annotated[int, typer.Option(help="Threads generating and encoding.")] = 2,
     max_connections: Annotated[int, typer.Option(help="Open connections; more get 503.")] = 512,
-    device: Annotated[str, typer.Option(help="cpu | cuda | auto")] = "cpu",
+    device: DeviceOpt = "cpu",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve trained models over HTTP: JSON API, OpenAPI docs at /docs, and a web page at /."""
