@@ -21,6 +21,7 @@ from ..errors import ConfigError, DataError
 from ..nets.rrdb import SRGenerator
 from ..nets.unet import PatchDiscriminator
 from .image import apply_spectral_norm, encode_images
+from .mapping import MappingRecipe
 
 
 @dataclass
@@ -88,7 +89,7 @@ class SRDiscriminator(nn.Module):
         return self.patch(x)
 
 
-class SuperResRecipe:
+class SuperResRecipe(MappingRecipe):
     """Builds the generator and discriminator and adds the pixel and perceptual terms to G's loss."""
 
     def __init__(self, config: SuperResConfig) -> None:
@@ -101,12 +102,6 @@ class SuperResRecipe:
 
     def build_discriminator(self) -> SRDiscriminator:
         return SRDiscriminator(self.config.channels, self.config.d_width, self.config.crop)
-
-    def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return torch.zeros(n, 0)
-
-    def augment(self, x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
-        return x
 
     def paired_loss(
         self, G: nn.Module, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nets.unet import PatchDiscriminator, UNetGenerator
+from .mapping import MappingRecipe
 
 MODES = ("paired", "unpaired")
 
@@ -119,7 +120,7 @@ class CycleDiscriminator(nn.Module):
         return out
 
 
-class TranslateRecipe:
+class TranslateRecipe(MappingRecipe):
     """Builds the pix2pix or CycleGAN networks and their reconstruction terms."""
 
     def __init__(self, config: TranslateConfig) -> None:
@@ -137,12 +138,6 @@ class TranslateRecipe:
             if self.config.mode == "paired"
             else CycleDiscriminator(self.config)
         )
-
-    def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return torch.zeros(n, 0)
-
-    def augment(self, x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
-        return x
 
     def paired_loss(
         self, G: nn.Module, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None
