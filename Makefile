@@ -19,7 +19,7 @@ $(BIN)/ganforge: pyproject.toml
 setup: $(BIN)/ganforge
 
 demo: setup
-	$(BIN)/python -m ganforge.demo --minutes $(DEMO_MINUTES) --out $(DEMO_OUT)
+	$(BIN)/python -m ganforge.cli.demo --minutes $(DEMO_MINUTES) --out $(DEMO_OUT)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests

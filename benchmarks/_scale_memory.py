@@ -100,14 +100,14 @@ def worker(kind: str, data: str, stream: bool, steps: int) -> dict[str, Any]:
         gan = ImageGAN(resolution=IMAGE_SIDE, width=16, steps=steps, batch_size=32, device="cpu", seed=0)
         gan.fit(data, stream=stream, health="off")
     elif kind == "table":
-        from ganforge.tabular import TableGAN
+        from ganforge.tables.model import TableGAN
 
         TableGAN(steps=steps, batch_size=500, hidden=(64, 64), device="cpu", seed=0).fit(
             data, stream=stream, health="off"
         )
     else:  # "imports": the floor
-        import ganforge.api  # noqa: F401
-        import ganforge.tabular  # noqa: F401
+        import ganforge.images.model  # noqa: F401
+        import ganforge.tables.model  # noqa: F401
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"peak_rss_mib": round(peak_kib / 1024, 1), "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -1,5 +1,5 @@
 """Sharded generation speed: table rows/s into Parquet shards (1 and 2 worker processes) and image/s into
-PNG-tar shards (watermarked and labelled), with ``ganforge.sharded.sample_shards``.
+PNG-tar shards (watermarked and labelled), with ``ganforge.sampling.sharded.sample_shards``.
 
 Models: a TableGAN trained 50 steps on UCI Adult (speed does not depend on how well it is trained) and an
 ImageGAN at 16 px, width 8, trained 5 steps on digits. Each figure is one fresh job into an empty folder.
@@ -31,7 +31,7 @@ ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "ma
 
 
 def _timed_job(run: Path, n: int, out: Path, shards: int, workers: int) -> float:
-    from ganforge.sharded import sample_shards
+    from ganforge.sampling.sharded import sample_shards
 
     start = time.perf_counter()
     sample_shards(run, n, out, shards, workers=workers, seed=0, report=lambda line: None)
@@ -48,9 +48,9 @@ def _rates(run: Path, n: int, shards: int, workers: int, tmp: Path, what: str) -
 
 def train_models(tmp: Path) -> tuple[Path, Path]:
     """A table run (Adult, 50 steps) and an image run (digits, 16 px, 5 steps) in ``tmp``."""
-    from ganforge.api import ImageGAN
-    from ganforge.data.builtin import load_builtin
-    from ganforge.tabular import TableGAN
+    from ganforge.images.builtin import load_builtin
+    from ganforge.images.model import ImageGAN
+    from ganforge.tables.model import TableGAN
 
     adult = pd.read_csv(ADULT, names=ADULT_COLUMNS, header=None, skipinitialspace=True)
     TableGAN(steps=50, device="cpu").fit(adult, out=tmp / "table")

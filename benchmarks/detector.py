@@ -20,7 +20,7 @@ from _common import save  # noqa: E402
 
 from ganforge import ImageGAN  # noqa: E402
 from ganforge.engine import checkpoint as ckpt  # noqa: E402
-from ganforge.safety.detector import train_detector  # noqa: E402
+from ganforge.images.detector import train_detector  # noqa: E402
 
 # name -> (preset, seed): a DCGAN with the modern recipe, the residual R3GAN-style net, the classic DCGAN
 RUNS = {"dcgan-rpgan-s0": ("default", 0), "resnet-rpgan-s1": ("r3gan", 1), "dcgan-ns-s2": ("dcgan", 2)}

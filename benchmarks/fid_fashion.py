@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, save  # noqa: E402
 
 from ganforge import ImageGAN  # noqa: E402
-from ganforge.data.builtin import load_builtin  # noqa: E402
+from ganforge.images.builtin import load_builtin  # noqa: E402
 from ganforge.metrics.fid import image_distance  # noqa: E402
 
 

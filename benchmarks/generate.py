@@ -26,8 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from ganforge.export import OnnxGenerator, export_generator  # noqa: E402
-from ganforge.recipes.image import ImageRecipe, ImageRecipeConfig, preset  # noqa: E402
+from ganforge.images.export import OnnxGenerator, export_generator  # noqa: E402
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, preset  # noqa: E402
 
 DDIM_STEPS = 50
 

@@ -23,10 +23,10 @@ import time
 import torch
 from _common import save
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
 from ganforge.engine.health import HealthConfig, HealthMonitor, coverage, fixed_noise_sampler
 from ganforge.engine.trainer import Trainer
-from ganforge.recipes.vector import TensorSource, VectorRecipe
+from ganforge.vectors.recipe import TensorSource, VectorRecipe
 
 SIGMA, RADIUS = 0.05, 2.0
 CENTERS = torch.stack(

@@ -22,9 +22,9 @@ from torch.utils.flop_counter import flop_registry
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.core.config import TrainConfig  # noqa: E402
 from ganforge.engine.trainer import Trainer  # noqa: E402
-from ganforge.recipes.image import ImageRecipe, ImageRecipeConfig, ImageSource, preset  # noqa: E402
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource, preset  # noqa: E402
 
 
 class FlopCount(TorchDispatchMode):

@@ -55,10 +55,10 @@ def load(name: str, rows: int) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
 
 def run_one(train: pd.DataFrame, holdout: pd.DataFrame, target: str, sensitive: str, eps: float,
             args: argparse.Namespace) -> dict:  # fmt: skip
-    from ganforge.data.tables import infer_metadata
-    from ganforge.metrics.privacy import privacy_metrics
-    from ganforge.metrics.tabular import evaluate_table
-    from ganforge.tabular import TableGAN
+    from ganforge.tables.data import infer_metadata
+    from ganforge.tables.metrics import evaluate_table
+    from ganforge.tables.model import TableGAN
+    from ganforge.tables.privacy.metrics import privacy_metrics
 
     dp = None if math.isinf(eps) else {"epsilon": eps, "delta": args.delta}
     started = time.perf_counter()

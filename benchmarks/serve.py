@@ -31,7 +31,7 @@ import pandas as pd
 from _common import save
 
 from ganforge import ImageGAN, TableGAN
-from ganforge.data.images import ImageDataset
+from ganforge.images.data import ImageDataset
 
 
 def build_runs(root: Path) -> dict[str, Path]:

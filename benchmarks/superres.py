@@ -18,8 +18,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from ganforge.evaluate_img2img import evaluate_superres  # noqa: E402
-from ganforge.img2img import train_superres  # noqa: E402
+from ganforge.images.img2img.evaluate import evaluate_superres  # noqa: E402
+from ganforge.images.img2img.model import train_superres  # noqa: E402
 
 
 def throughput(model, side: int, tile: int, repeats: int = 2) -> float:

@@ -108,8 +108,8 @@ def run_tool(tool: str, args: argparse.Namespace) -> tuple[dict, pd.DataFrame]:
 
 
 def score(train: pd.DataFrame, holdout: pd.DataFrame, synth: pd.DataFrame, target: str) -> dict:
-    from ganforge.data.tables import infer_metadata
-    from ganforge.metrics.tabular import evaluate_table
+    from ganforge.tables.data import infer_metadata
+    from ganforge.tables.metrics import evaluate_table
 
     kinds = infer_metadata(train).kinds()
     res = evaluate_table(train, synth, kinds, holdout=holdout, target=target, seed=0)

@@ -16,11 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
-from ganforge.data.builtin import load_builtin  # noqa: E402
-from ganforge.data.images import to_pil  # noqa: E402
-from ganforge.data.paired import write_edge_pairs  # noqa: E402
-from ganforge.evaluate_img2img import evaluate_translate  # noqa: E402
-from ganforge.img2img import train_translate  # noqa: E402
+from ganforge.images.builtin import load_builtin  # noqa: E402
+from ganforge.images.data import to_pil  # noqa: E402
+from ganforge.images.img2img.evaluate import evaluate_translate  # noqa: E402
+from ganforge.images.img2img.model import train_translate  # noqa: E402
+from ganforge.images.img2img.paired import write_edge_pairs  # noqa: E402
 
 
 def _folder(path: Path, images) -> Path:

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, save  # noqa: E402
 
 from ganforge import ImageGAN, load  # noqa: E402
-from ganforge.data.builtin import load_builtin  # noqa: E402
-from ganforge.safety import watermark as wm  # noqa: E402
+from ganforge.images import watermark as wm  # noqa: E402
+from ganforge.images.builtin import load_builtin  # noqa: E402
 
 
 def pil(a: np.ndarray) -> Image.Image:

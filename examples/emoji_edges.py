@@ -8,8 +8,8 @@ file name. Then train edges -> emoji:
 
 import sys
 
-from ganforge.data.builtin import load_builtin
-from ganforge.data.paired import write_edge_pairs
+from ganforge.images.builtin import load_builtin
+from ganforge.images.img2img.paired import write_edge_pairs
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:

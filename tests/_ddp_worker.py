@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
 from ganforge.engine.trainer import Trainer
-from ganforge.recipes.image import ImageRecipe, ImageRecipeConfig, ImageSource
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource
 
 
 def main() -> None:

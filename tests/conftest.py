@@ -20,7 +20,7 @@ def cli_in_process(capsys, monkeypatch, *args):
     import subprocess
     import sys
 
-    from ganforge.cli import main
+    from ganforge.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["ganforge", *args])
     with pytest.raises(SystemExit) as stop:

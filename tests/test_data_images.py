@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganforge.data import builtin, images
-from ganforge.data.builtin import BUILTINS, load_builtin, resolve_image_source
-from ganforge.data.images import (
+from ganforge.errors import ConfigError, DataError
+from ganforge.images import builtin
+from ganforge.images import data as images
+from ganforge.images.builtin import BUILTINS, load_builtin, resolve_image_source
+from ganforge.images.data import (
     SUPPORTED_RESOLUTIONS,
     ImageDataset,
     load_image_folder,
@@ -22,7 +24,6 @@ from ganforge.data.images import (
     save_grid,
     to_pil,
 )
-from ganforge.errors import ConfigError, DataError
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

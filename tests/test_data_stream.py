@@ -10,14 +10,14 @@ from conftest import cli_in_process
 from PIL import Image
 
 from ganforge import ImageGAN
-from ganforge.api import resume_model
-from ganforge.data.image_stream import StreamingImageFolder
-from ganforge.data.images import load_image_folder
-from ganforge.data.table_codec import TableCodec
-from ganforge.data.table_infer import infer_metadata
-from ganforge.data.table_stream import ParquetStreamSource, open_parquet, parquet_fingerprint, sample_rows
-from ganforge.recipes.image import ImageSource
-from ganforge.tabular import TableGAN
+from ganforge.images.data import load_image_folder
+from ganforge.images.model import resume_model
+from ganforge.images.recipe import ImageSource
+from ganforge.images.stream import StreamingImageFolder
+from ganforge.tables.codec import TableCodec
+from ganforge.tables.infer import infer_metadata
+from ganforge.tables.model import TableGAN
+from ganforge.tables.stream import ParquetStreamSource, open_parquet, parquet_fingerprint, sample_rows
 
 TINY = {"resolution": 16, "width": 8, "batch_size": 8, "seed": 1, "device": "cpu", "checkpoint_every": 10}
 
@@ -181,7 +181,7 @@ def test_bad_streamed_inputs_get_one_line(tmp_path: Path, capsys, monkeypatch) -
 
 
 def test_a_streamed_table_run_resumes_exactly_where_its_stream_stood(tmp_path: Path) -> None:
-    from ganforge.tabular import resume_table
+    from ganforge.tables.model import resume_table
 
     path, _ = parquet(tmp_path, groups=10, rows_per_group=500, tagged=False)
     kw = {"batch_size": 100, "seed": 0, "device": "cpu", "hidden": (32, 32), "checkpoint_every": 10}
@@ -197,7 +197,7 @@ def test_a_streamed_table_run_resumes_exactly_where_its_stream_stood(tmp_path: P
 
 
 def test_evaluating_a_streamed_run_decodes_only_the_images_it_compares(tmp_path: Path, monkeypatch) -> None:
-    from ganforge import evaluate as ev
+    from ganforge.images import evaluate as ev
 
     folder = image_folder(tmp_path / "data")
     memory = ImageGAN(steps=2, **TINY).fit(folder, out=tmp_path / "memory", health="off")
@@ -207,7 +207,7 @@ def test_evaluating_a_streamed_run_decodes_only_the_images_it_compares(tmp_path:
     def whole_load(*args, **kwargs):
         raise AssertionError("the whole folder was loaded")
 
-    monkeypatch.setattr("ganforge.data.builtin.resolve_image_source", whole_load)
+    monkeypatch.setattr("ganforge.images.builtin.resolve_image_source", whole_load)
     got = ev.reference_images(streamed, None, "train", 5)
     assert np.array_equal(got.images, want.images) and np.array_equal(got.labels, want.labels)
     assert got.source.endswith("5 of 18")

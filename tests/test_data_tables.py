@@ -9,21 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganforge.data.table_columns import (
+from ganforge.errors import ConfigError, DataError
+from ganforge.tables.columns import (
     categories_to_column,
     column_to_float,
     float_to_column,
     generate_ids,
     restore_dtypes,
 )
-from ganforge.data.tables import (
+from ganforge.tables.data import (
     ColumnMeta,
     TableMetadata,
     infer_metadata,
     read_metadata_overrides,
     read_table,
 )
-from ganforge.errors import ConfigError, DataError
 
 ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult" / "adult.data"
 ADULT_NAMES = [

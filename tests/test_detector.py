@@ -8,8 +8,8 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from ganforge import ImageGAN
-from ganforge.data.builtin import resolve_image_source
-from ganforge.safety.detector import Detector, DetectorConfig, generated, train_detector
+from ganforge.images.builtin import resolve_image_source
+from ganforge.images.detector import Detector, DetectorConfig, generated, train_detector
 
 
 @pytest.fixture(scope="module")

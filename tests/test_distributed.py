@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
 from ganforge.engine.trainer import Trainer
 from ganforge.errors import ConfigError
-from ganforge.recipes.image import ImageRecipe, ImageRecipeConfig
-from ganforge.recipes.vector import TensorSource, VectorRecipe
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig
+from ganforge.vectors.recipe import TensorSource, VectorRecipe
 
 WORKER = Path(__file__).with_name("_ddp_worker.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
@@ -141,7 +141,7 @@ def test_the_batch_must_split_over_the_processes(monkeypatch):
 def _first_steps(precision: str, channels_last: bool = False) -> list[dict[str, float]]:
     rc = ImageRecipeConfig(resolution=16, arch="resnet", width=8, z_dim=16, channels=1)
     images = (torch.rand(32, 16, 16, 1, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
-    from ganforge.recipes.image import ImageSource
+    from ganforge.images.recipe import ImageSource
 
     cfg = TrainConfig(steps=2, batch_size=8, loss="rpgan", r1_gamma=1.0, reg_interval=2, seed=1,
                       precision=precision, channels_last=channels_last)  # fmt: skip

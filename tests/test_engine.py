@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
+from ganforge.core.losses import LOSSES, get_loss
 from ganforge.engine.trainer import Trainer
 from ganforge.errors import ConfigError, TrainingError
-from ganforge.losses import LOSSES, get_loss
-from ganforge.recipes.vector import TensorSource, VectorRecipe
+from ganforge.vectors.recipe import TensorSource, VectorRecipe
 
 SIGMA, RADIUS = 0.05, 2.0
 CENTERS = torch.stack(

@@ -6,11 +6,11 @@ import torch
 from test_engine import CENTERS, SIGMA, ring
 from test_engine import coverage as mode_coverage
 
-from ganforge.config import TrainConfig
+from ganforge.core.config import TrainConfig
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import HealthConfig, HealthMonitor, coverage, fixed_noise_sampler
 from ganforge.engine.trainer import Trainer
-from ganforge.recipes.vector import TensorSource, VectorRecipe
+from ganforge.vectors.recipe import TensorSource, VectorRecipe
 
 REAL = ring(10_000)
 REFERENCE = ring(512, seed=5)  # held-out real examples the fixed-noise samples must cover

@@ -10,11 +10,12 @@ import pandas as pd
 import torch
 
 from ganforge import ImageGAN, TableGAN
-from ganforge.data.builtin import resolve_image_source
-from ganforge.diversity import IMAGE_COLLAPSE, TABLE_COLLAPSE, image_features, image_probe
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import coverage
-from ganforge.recipes.image import ImageRecipe, ImageRecipeConfig, encode_images
+from ganforge.images.builtin import resolve_image_source
+from ganforge.images.probe import IMAGE_COLLAPSE, image_features, image_probe
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, encode_images
+from ganforge.tables.probe import TABLE_COLLAPSE
 
 
 class CutNoise(Callback):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.augment import diff_augment, translation
+from ganforge.core.augment import diff_augment, translation
 from ganforge.errors import ConfigError
-from ganforge.nets.common import resolution_ladder
-from ganforge.recipes.image import (
+from ganforge.images.nets.common import resolution_ladder
+from ganforge.images.recipe import (
     PRESETS,
     ImageRecipe,
     ImageRecipeConfig,

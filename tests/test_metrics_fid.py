@@ -12,13 +12,7 @@ from PIL import Image
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.metrics.features import EfficientNetLiteFeatures, get_extractor
-from ganforge.metrics.fid import (
-    FeatureStats,
-    frechet_distance,
-    image_distance,
-    kid,
-    reference_stats,
-)
+from ganforge.metrics.fid import FeatureStats, frechet_distance, image_distance, kid, reference_stats
 
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 DAISY, PALACE = 985, 698  # ImageNet class indices

@@ -16,9 +16,10 @@ from rich.progress import Progress
 from test_cli_errors import assert_clean_error
 
 from ganforge.errors import ConfigError, DataError
-from ganforge.metrics.augment import augment_utility
-from ganforge.metrics.memorisation import encode_rows, memorisation, nearest_neighbours, table_memorisation
+from ganforge.images.augment_utility import augment_utility
+from ganforge.metrics.memorisation import memorisation, nearest_neighbours
 from ganforge.metrics.prdc import coverage, knn_radii, prdc
+from ganforge.tables.memorisation import encode_rows, table_memorisation
 
 
 def eight_modes(n: int, seed: int, modes: list[int] | None = None) -> np.ndarray:
@@ -167,8 +168,8 @@ def test_copies_of_training_digits_are_flagged_and_new_digits_are_not(digits) ->
 
 
 def test_image_memorisation_writes_the_panel_and_the_record(tmp_path) -> None:
-    from ganforge.data.builtin import load_builtin
-    from ganforge.evaluate import image_memorisation
+    from ganforge.images.builtin import load_builtin
+    from ganforge.images.evaluate import image_memorisation
 
     ds = load_builtin("digits", 16, split="train")
     train = ds.images
@@ -299,7 +300,7 @@ def test_evaluate_records_every_new_figure_and_refuses_bad_options(tmp_path) -> 
 
 def test_evaluate_refuses_what_it_cannot_compute(tmp_path) -> None:
     from ganforge import ImageGAN
-    from ganforge.evaluate import evaluate_run
+    from ganforge.images.evaluate import evaluate_run
 
     ImageGAN(resolution=16, conditional=False, steps=1, batch_size=4, width=4, device="cpu").fit(
         "digits", out=tmp_path / "run"
@@ -312,7 +313,7 @@ def test_evaluate_refuses_what_it_cannot_compute(tmp_path) -> None:
 
 def test_table_evaluation_stores_the_dcr_result(tmp_path) -> None:
     from ganforge import TableGAN
-    from ganforge.evaluate import evaluate_table_run, table_summary
+    from ganforge.images.evaluate import evaluate_table_run, table_summary
 
     people(400, 0).to_csv(tmp_path / "train.csv", index=False)
     people(200, 1).to_csv(tmp_path / "test.csv", index=False)

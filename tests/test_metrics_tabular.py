@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from ganforge.errors import ConfigError
-from ganforge.metrics.tabular import column_pair_trends, column_shapes, evaluate_table, quality
-from ganforge.metrics.tabular_utility import detection, identical_rows, ml_efficacy, out_of_bounds
+from ganforge.tables.metric_utility import detection, identical_rows, ml_efficacy, out_of_bounds
+from ganforge.tables.metrics import column_pair_trends, column_shapes, evaluate_table, quality
 
 KINDS = {
     "x": "numeric",

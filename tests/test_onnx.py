@@ -13,9 +13,9 @@ from conftest import cli_in_process, ganforge_cmd
 from PIL import Image
 
 from ganforge import ImageGAN, TableGAN, export_onnx, load
-from ganforge.data.images import ImageDataset
-from ganforge.export import ExportError, OnnxGenerator, onnx_for_run
-from ganforge.recipes.image import ImageRecipe
+from ganforge.images.data import ImageDataset
+from ganforge.images.export import ExportError, OnnxGenerator, onnx_for_run
+from ganforge.images.recipe import ImageRecipe
 
 
 def tiny_run(path, conditional, arch, seed):

@@ -12,8 +12,8 @@ from conftest import ganforge_cmd
 from opacus.accountants import RDPAccountant
 
 from ganforge.errors import ConfigError
-from ganforge.privacy.metadata import private_bounds, private_categories
-from ganforge.tabular import TableGAN
+from ganforge.tables.model import TableGAN
+from ganforge.tables.privacy.metadata import private_bounds, private_categories
 
 TINY = {"batch_size": 100, "hidden": (16, 16), "z_dim": 8, "device": "cpu", "log_every": 10}
 
@@ -128,8 +128,8 @@ def test_cli_dp_errors_are_one_line(tmp_path):
 
 
 def test_private_codec_handles_every_kind():
-    from ganforge.data.tables import infer_metadata
-    from ganforge.privacy.metadata import private_codec
+    from ganforge.tables.data import infer_metadata
+    from ganforge.tables.privacy.metadata import private_codec
 
     rng = np.random.default_rng(0)
     n = 3000
@@ -155,7 +155,7 @@ def test_private_codec_handles_every_kind():
 
 
 def test_resumed_dp_run_keeps_its_noise_and_accounting(tmp_path):
-    from ganforge.tabular import resume_table
+    from ganforge.tables.model import resume_table
 
     df = table()
     dp = {"epsilon": 1.0, "delta": 1e-4, "noise_multiplier": 1.5}

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from conftest import ganforge_cmd
 
-from ganforge.metrics.privacy import privacy_metrics
-from ganforge.tabular import TableGAN
+from ganforge.tables.model import TableGAN
+from ganforge.tables.privacy.metrics import privacy_metrics
 
 KINDS = {"x": "numeric", "y": "numeric", "colour": "categorical", "secret": "categorical"}
 
@@ -59,7 +59,7 @@ def dp_run(tmp_path_factory):
 
 
 def test_dp_model_with_small_epsilon_gives_membership_away_no_more_than_chance(dp_run):
-    from ganforge.evaluate import evaluate_table_run
+    from ganforge.images.evaluate import evaluate_table_run
 
     result = evaluate_table_run(dp_run / "run", holdout=dp_run / "test.csv", privacy=True, sensitive="secret")
     p = result["privacy"]
@@ -73,8 +73,8 @@ def test_dp_model_with_small_epsilon_gives_membership_away_no_more_than_chance(d
 
 
 def test_report_has_a_privacy_section_with_plots(dp_run):
-    from ganforge.evaluate import evaluate_table_run
-    from ganforge.report import write_report
+    from ganforge.images.evaluate import evaluate_table_run
+    from ganforge.reporting.report import write_report
 
     if not (dp_run / "run" / "evaluation" / "privacy.json").exists():  # when run on its own
         evaluate_table_run(dp_run / "run", holdout=dp_run / "test.csv", privacy=True)

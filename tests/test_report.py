@@ -21,13 +21,14 @@ from PIL import Image
 from test_cli_errors import assert_clean_error
 from test_table_cli import small_table
 
-from ganforge import ImageGAN, artifact
+from ganforge import ImageGAN
+from ganforge.engine import artifact
 from ganforge.errors import CheckpointError, ConfigError, DataError
-from ganforge.report import sample_grids, write_report
-from ganforge.report_tables import association_matrix
-from ganforge.run_log import split_history
-from ganforge.tabular import TableGAN
-from ganforge.tensorboard import TensorBoardLogger
+from ganforge.reporting.report import sample_grids, write_report
+from ganforge.reporting.run_log import split_history
+from ganforge.reporting.tensorboard import TensorBoardLogger
+from ganforge.tables.model import TableGAN
+from ganforge.tables.report import association_matrix
 
 CHROMIUM = Path("/usr/bin/chromium")
 EVENTS = [
@@ -196,7 +197,7 @@ def test_table_report_compares_real_and_synthetic_and_shows_quality(table_run):
     assert len(embedded_images(parts["correlations"])) == 1
     assert "not computed yet" in parts["quality"]
 
-    from ganforge.evaluate import evaluate_table_run
+    from ganforge.images.evaluate import evaluate_table_run
 
     result = evaluate_table_run(table_run)
     html = write_report(table_run).read_text()

@@ -25,7 +25,7 @@ from test_cli_errors import assert_clean_error
 from test_table_cli import small_table
 
 from ganforge import ImageGAN, TableGAN, load
-from ganforge.cli_serve import check_port
+from ganforge.cli.serve import check_port
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.serve import ServeConfig, load_models
 from ganforge.serve.batching import Batcher, ServerBusy

@@ -17,12 +17,12 @@ from PIL import Image
 from test_cli_errors import assert_clean_error
 from test_table_cli import small_table
 
-from ganforge.sharded import ShardTask, make_shard, sample_shards, shard_name, shard_span
+from ganforge.sampling.sharded import ShardTask, make_shard, sample_shards, shard_name, shard_span
 
 
 @pytest.fixture(scope="module")
 def table_run(tmp_path_factory):
-    from ganforge.tabular import TableGAN
+    from ganforge.tables.model import TableGAN
 
     out = tmp_path_factory.mktemp("sharded") / "table"
     TableGAN(steps=30, batch_size=100, hidden=(32,), z_dim=16, device="cpu").fit(small_table(), out=out)
@@ -31,8 +31,8 @@ def table_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
-    from ganforge.api import ImageGAN
-    from ganforge.data.images import ImageDataset
+    from ganforge.images.data import ImageDataset
+    from ganforge.images.model import ImageGAN
 
     out = tmp_path_factory.mktemp("sharded") / "image"
     rng = np.random.default_rng(0)
@@ -162,7 +162,7 @@ def test_other_settings_into_a_job_folder_are_refused_and_nothing_is_deleted(
 
 
 def test_image_shards_are_tars_of_watermarked_pngs(image_run, tmp_path):
-    from ganforge.safety.watermark import verify
+    from ganforge.images.watermark import verify
 
     run, model_id = image_run
     n, shards = 50, 4

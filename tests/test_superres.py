@@ -12,13 +12,13 @@ from conftest import ganforge_cmd
 from PIL import Image
 
 import ganforge
-from ganforge.data.degrade import DegradeConfig, bicubic_resize, degrade, degrade_batch
-from ganforge.data.paired import load_photos
 from ganforge.errors import ConfigError, DataError
-from ganforge.evaluate_img2img import psnr_ssim
-from ganforge.img2img import ImageToImage, load_img2img, resume_img2img, train_superres
-from ganforge.recipes.superres import SuperResConfig
-from ganforge.tiling import tiled_apply
+from ganforge.images.img2img.degrade import DegradeConfig, bicubic_resize, degrade, degrade_batch
+from ganforge.images.img2img.evaluate import psnr_ssim
+from ganforge.images.img2img.model import ImageToImage, load_img2img, resume_img2img, train_superres
+from ganforge.images.img2img.paired import load_photos
+from ganforge.images.img2img.superres import SuperResConfig
+from ganforge.images.img2img.tiling import tiled_apply
 
 TINY = {"width": 16, "growth": 8, "blocks": 1, "d_width": 16, "perceptual_weight": 0.0, "batch_size": 8}
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganforge.data.table_codec import TableCodec, fit_gmm
-from ganforge.data.tables import infer_metadata
 from ganforge.errors import ConfigError
+from ganforge.tables.codec import TableCodec, fit_gmm
+from ganforge.tables.data import infer_metadata
 
 
 def mixed_table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -87,7 +87,7 @@ def test_conditions_on_unknown_values_are_refused():
 def test_fast_generation_equals_the_generator_forward():
     import torch
 
-    from ganforge.nets.tabular import TableGenerator
+    from ganforge.tables.nets import TableGenerator
 
     torch.manual_seed(0)
     spans = [(0, 1, "tanh"), (1, 4, "softmax"), (5, 3, "softmax")]

@@ -7,9 +7,9 @@ import torch
 
 from ganforge import TableGAN, load
 from ganforge.errors import ConfigError
-from ganforge.metrics.tabular import column_pair_trends
-from ganforge.metrics.tabular_utility import out_of_bounds
-from ganforge.tabular import resume_table
+from ganforge.tables.metric_utility import out_of_bounds
+from ganforge.tables.metrics import column_pair_trends
+from ganforge.tables.model import resume_table
 
 
 def known_table(n: int = 3000, seed: int = 0) -> pd.DataFrame:

@@ -10,10 +10,10 @@ import torch
 from conftest import ganforge_cmd
 from PIL import Image
 
-from ganforge.data.builtin import load_builtin
-from ganforge.data.paired import edge_map, match_pairs
 from ganforge.errors import ConfigError, DataError
-from ganforge.img2img import load_img2img, resume_img2img, train_translate
+from ganforge.images.builtin import load_builtin
+from ganforge.images.img2img.model import load_img2img, resume_img2img, train_translate
+from ganforge.images.img2img.paired import edge_map, match_pairs
 
 TINY = {"width": 8, "depth": 3, "d_width": 8, "d_layers": 2, "batch_size": 4, "pool_size": 10}
 
@@ -52,7 +52,7 @@ def test_cyclegan_learns_inversion_and_cycle_error_falls(tmp_path, fashion):
 
 def test_pix2pix_learns_edges_to_garments(tmp_path, fashion):
     # A: Canny edge maps of garments; B: the garments (the offline example's recipe, on small images).
-    from ganforge.data.paired import write_edge_pairs
+    from ganforge.images.img2img.paired import write_edge_pairs
 
     write_edge_pairs(fashion[:200], tmp_path / "A", tmp_path / "B")
     run = tmp_path / "p2p"

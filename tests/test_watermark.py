@@ -12,10 +12,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ganforge import ImageGAN, load
-from ganforge.cli import app
-from ganforge.data.builtin import BUILTINS, load_builtin
+from ganforge.cli.main import app
 from ganforge.errors import ConfigError, DataError, GanforgeError
-from ganforge.safety import watermark as wm
+from ganforge.images import watermark as wm
+from ganforge.images.builtin import BUILTINS, load_builtin
 
 runner = CliRunner()
 

@@ -1,10 +1,35 @@
-"""ganforge: train, evaluate and serve generative adversarial networks on your own data."""
+"""ganforge: train, evaluate and serve generative adversarial networks on your own data.
 
-__version__ = "0.1.0"
+The public names are resolved on first use, so ``import ganforge`` stays light and optional
+dependencies (ONNX, Opacus, FastAPI) are imported only by what needs them.
+"""
 
-from .api import ImageGAN, load  # noqa: E402
-from .errors import GanforgeError  # noqa: E402
-from .export import OnnxGenerator, export_onnx  # noqa: E402
-from .tabular import TableGAN  # noqa: E402
+from __future__ import annotations
 
-__all__ = ["ImageGAN", "TableGAN", "load", "GanforgeError", "export_onnx", "OnnxGenerator", "__version__"]
+import importlib
+from typing import Any
+
+from ganforge._version import __version__
+from ganforge.errors import GanforgeError
+
+_PUBLIC = {
+    "load": "ganforge.engine.model",
+    "ImageGAN": "ganforge.images.model",
+    "TableGAN": "ganforge.tables.model",
+    "export_onnx": "ganforge.images.export",
+    "OnnxGenerator": "ganforge.images.export",
+}
+
+__all__ = ["GanforgeError", "__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ganforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,3 +1,3 @@
-from .cli import main
+from ganforge.cli.main import main
 
 main()

@@ -9,7 +9,6 @@ any point leaves the previous checkpoint usable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,19 +18,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..config import read_json, write_json
-from ..errors import CheckpointError
+from ganforge.core.config import read_json, write_json
+from ganforge.core.io import sha256_file
+from ganforge.errors import CheckpointError
 
 CHECKPOINT_INDEX = "checkpoint.json"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

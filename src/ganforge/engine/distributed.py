@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ..errors import ConfigError
+from ganforge.errors import ConfigError
 
 
 @dataclass(frozen=True)

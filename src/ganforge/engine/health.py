@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..losses import get_loss
-from .callbacks import Callback
+from ganforge.core.losses import get_loss
+from ganforge.engine.callbacks import Callback
+from ganforge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .trainer import Trainer
+    from ganforge.engine.trainer import Trainer
 
 SampleFn = Callable[[nn.Module], torch.Tensor]
 ACTIONS = ("recover", "stop", "warn")
@@ -251,7 +251,7 @@ def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> float:
     """Share of real examples with a generated one inside their k-nearest-real-neighbour ball
     (the "coverage" of Naeem et al. 2020): ~1 when every region of the data is generated, and about the
     share of modes kept when the generator has collapsed onto a few."""
-    from ..metrics.prdc import coverage as prdc_coverage
+    from ganforge.metrics.prdc import coverage as prdc_coverage
 
     return prdc_coverage(real.flatten(1).double().numpy(), fake.flatten(1).double().numpy(), k)
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .callbacks import Callback
+from ganforge.engine.callbacks import Callback
 
 if TYPE_CHECKING:
-    from .trainer import Trainer
+    from ganforge.engine.trainer import Trainer
 
 
 class ProgressCallback(Callback):

@@ -27,15 +27,24 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..config import TrainConfig, to_json
-from ..errors import CheckpointError, ConfigError, TrainingError
-from ..losses import get_loss
-from ..regularizers import r1_penalty, r2_penalty
-from . import checkpoint as ckpt
-from . import distributed
-from .callbacks import Callback
-from .ema import ema_beta, update_ema
-from .protocols import BatchSource, Recipe
+from ganforge.core.config import TrainConfig, to_json
+from ganforge.core.losses import get_loss
+from ganforge.core.protocols import (
+    BatchSource,
+    GeneratorPenalty,
+    PairedLoss,
+    PerRankSource,
+    Recipe,
+    ReplayDiscriminator,
+    SampledSource,
+    StatefulSource,
+)
+from ganforge.core.regularizers import r1_penalty, r2_penalty
+from ganforge.engine import checkpoint as ckpt
+from ganforge.engine import distributed
+from ganforge.engine.callbacks import Callback
+from ganforge.engine.ema import ema_beta, update_ema
+from ganforge.errors import CheckpointError, ConfigError, TrainingError
 
 
 @dataclass
@@ -154,9 +163,9 @@ class Trainer:
     # ------------------------------------------------------------------ one step
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, mine = self.config.batch_size, self.world.shard(self.config.batch_size)
-        if getattr(self.data, "per_rank", False):  # a streamed source that reads this rank's shard itself
+        if isinstance(self.data, PerRankSource) and self.data.per_rank:  # reads this rank's shard itself
             x, c = self.data.sample(n // self.world.size, self.rng)
-        elif hasattr(self.data, "sample"):  # the source chooses its own rows (e.g. training-by-sampling)
+        elif isinstance(self.data, SampledSource):  # the source chooses its own rows (training-by-sampling)
             x, c = self.data.sample(n, self.rng)
             x, c = x[mine], (c[mine] if c is not None else None)
         else:  # every rank draws the global batch's indices and reads only its slice
@@ -195,9 +204,8 @@ class Trainer:
         cfg = self.config
         with torch.no_grad():
             fake = self._fake(real.shape[0], c)
-        replay = getattr(self.D, "replay", None)  # a D may keep a history of fakes (see protocols.py)
-        if replay is not None:
-            fake = replay(fake, self.rng)
+        if isinstance(self.D, ReplayDiscriminator):  # a D may keep a history of fakes
+            fake = self.D.replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
         do_reg = (r1_gamma > 0 or r2_gamma > 0) and self.step % cfg.reg_interval == 0
         real_aug = self._augment(real).detach().float().requires_grad_(do_reg)
@@ -255,14 +263,12 @@ class Trainer:
             d_real = torch.zeros_like(d_fake)
         loss = self.loss.g_loss(d_real, d_fake)
         stats: dict[str, float] = {}
-        penalty = getattr(self.recipe, "generator_penalty", None)
-        extra = penalty(fake, c) if penalty is not None else None
+        extra = self.recipe.generator_penalty(fake, c) if isinstance(self.recipe, GeneratorPenalty) else None
         if extra is not None:  # a recipe's own term, e.g. "generate the asked-for category"
             stats["penalty_g"] = float(extra.detach())
             loss = loss + extra
-        paired = getattr(self.recipe, "paired_loss", None)
-        if paired is not None:  # terms that need G itself or the real batch (pixel, perceptual, cycle)
-            for name, term in paired(self.G, fake, real, c).items():
+        if isinstance(self.recipe, PairedLoss):  # terms that need G itself or the real batch (pixel, cycle)
+            for name, term in self.recipe.paired_loss(self.G, fake, real, c).items():
                 stats[name] = float(term.detach())
                 loss = loss + term
         self.opt_g.zero_grad(set_to_none=True)
@@ -394,7 +400,7 @@ class Trainer:
             "recipe": self.recipe.describe(),
             "extra": self.extra_state,
         }
-        if hasattr(self.data, "state_dict"):  # a streamed source: where its stream stands (this rank's)
+        if isinstance(self.data, StatefulSource):  # a streamed source: where its stream stands (this rank's)
             state["data_stream"] = self.data.state_dict()
         return tensors, state
 
@@ -403,7 +409,7 @@ class Trainer:
         streams, torch_rngs = None, None
         if self.world.distributed:  # what differs per rank (collectives: every rank calls them)
             torch_rngs = distributed.gather_objects(torch.get_rng_state())
-            if hasattr(self.data, "state_dict"):
+            if isinstance(self.data, StatefulSource):
                 streams = distributed.gather_objects(self.data.state_dict())
         if self.run_dir is None or not self.world.main:
             return
@@ -449,7 +455,7 @@ class Trainer:
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
-        if hasattr(self.data, "load_state_dict"):  # each stream takes the state of its own rank layout
+        if isinstance(self.data, StatefulSource):  # each stream takes the state of its own rank layout
             for stream in state.get("data_streams", [state["data_stream"]] if "data_stream" in state else []):
                 self.data.load_state_dict(copy.deepcopy(stream))
 

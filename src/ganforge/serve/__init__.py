@@ -4,8 +4,8 @@
 lives in ``static/`` and is served by the same process.
 """
 
-from .app import create_app
-from .config import ServeConfig
-from .models import ServedModel, load_models
+from ganforge.serve.app import create_app
+from ganforge.serve.config import ServeConfig
+from ganforge.serve.models import ServedModel, load_models
 
 __all__ = ["create_app", "ServeConfig", "ServedModel", "load_models"]

@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from .. import __version__
-from ..errors import GanforgeError
-from .batching import Batcher, Gate, ServerBusy
-from .config import ServeConfig
-from .encode import IMAGE_TYPES, TABLE_TYPES, encode_images, encode_rows
-from .models import ServedModel
-from .security import BodyLimit, TokenAuth
+from ganforge._version import __version__
+from ganforge.errors import GanforgeError
+from ganforge.serve.batching import Batcher, Gate, ServerBusy
+from ganforge.serve.config import ServeConfig
+from ganforge.serve.encode import IMAGE_TYPES, TABLE_TYPES, encode_images, encode_rows
+from ganforge.serve.models import ServedModel
+from ganforge.serve.security import BodyLimit, TokenAuth
 
 SEED_MAX = 2**63 - 1
 PAGE_HEADERS = {
@@ -120,9 +120,9 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     batchers = {
         name: Batcher(m.generate_marked, executor, cfg.max_batch, cfg.batch_window_ms, cfg.max_queue)
         for name, m in models.items()
-        if m.kind == "image"
+        if m.can("images")
     }
-    gates = {name: Gate(cfg.max_queue) for name, m in models.items() if m.kind == "table"}
+    gates = {name: Gate(cfg.max_queue) for name, m in models.items() if m.can("rows")}
     static = _static_files()
     ImageRequest, InterpolateRequest, RowsRequest = _request_models(cfg)
 
@@ -163,17 +163,12 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     async def _bad(_: Request, exc: GanforgeError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 400)
 
-    def get(name: str, kind: str | None = None) -> ServedModel:
+    def get(name: str, capability: str | None = None) -> ServedModel:
         if name not in models:
             raise HTTPException(404, f"no model named {name!r} (models: {', '.join(models)})")
         model = models[name]
-        if kind is not None and model.kind != kind:
-            use = (
-                "makes images: use /images or /interpolate"
-                if model.kind == "image"
-                else "makes table rows: use /rows"
-            )
-            raise HTTPException(400, f"model {name!r} {use}")
+        if capability is not None and not model.can(capability):
+            raise HTTPException(400, f"model {name!r} {model.usage}")
         return model
 
     async def off_loop(fn: Any, *args: Any) -> Any:
@@ -211,7 +206,7 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     @app.post("/api/models/{name}/images", tags=["images"], response_class=Response)
     async def images(name: str, req: ImageRequest) -> Response:  # type: ignore[valid-type]
         """``n`` watermarked images: one PNG (a grid when n > 1), a ZIP of PNGs or JSON with base64 PNGs."""
-        model = get(name, "image")
+        model = get(name, "images")
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         z, c = model.latents(req.n, model.class_index(req.klass), seed, req.truncation)
         out = await batchers[name].submit(z, c)
@@ -225,7 +220,7 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     @app.post("/api/models/{name}/interpolate", tags=["images"], response_class=Response)
     async def interpolate(name: str, req: InterpolateRequest) -> Response:  # type: ignore[valid-type]
         """Frames walking in latent space from the image of ``seed_a`` to the image of ``seed_b``."""
-        model = get(name, "image")
+        model = get(name, "interpolate")
         z, c = model.interpolation(
             req.seed_a, req.seed_b, model.class_index(req.klass), req.frames, req.truncation
         )
@@ -239,7 +234,7 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     @app.post("/api/models/{name}/rows", tags=["tables"], response_class=Response)
     async def rows(name: str, req: RowsRequest) -> Response:  # type: ignore[valid-type]
         """``n`` synthetic rows as CSV, Parquet or JSON; ``conditions`` fix categories or value ranges."""
-        model = get(name, "table")
+        model = get(name, "rows")
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         conditions = {k: tuple(v) if isinstance(v, list) else v for k, v in (req.conditions or {}).items()}
         df = await gates[name].run(

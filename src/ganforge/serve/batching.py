@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import GanforgeError
+from ganforge.errors import GanforgeError
 
 
 class ServerBusy(GanforgeError):

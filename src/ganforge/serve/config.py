@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ganforge.errors import ConfigError
 
 MIN_TOKEN_LENGTH = 16
 

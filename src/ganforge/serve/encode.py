@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.images import make_grid
-from ..safety.watermark import png_bytes
+from ganforge.images.data import make_grid
+from ganforge.images.watermark import png_bytes
 
 IMAGE_TYPES = {"png": "image/png", "zip": "application/zip", "json": "application/json"}
 TABLE_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",

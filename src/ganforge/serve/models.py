@@ -15,15 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import artifact
-from ..errors import ConfigError
+from ganforge.core import registry
+from ganforge.engine import artifact
+from ganforge.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass
 class ServedModel:
-    """One model the server offers: its name, kind (``image`` or ``table``), the loaded object and card."""
+    """One model the server offers: its name, kind, the loaded object, its card and what it can do
+    (``info["capabilities"]``: the endpoints it answers, e.g. images and interpolate, or rows)."""
 
     name: str
     kind: str
@@ -31,6 +33,11 @@ class ServedModel:
     card: str
     model_id: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    usage: str = ""  # what it makes and which endpoints to use, for a request to the wrong one
+
+    def can(self, capability: str) -> bool:
+        """Whether this model answers the endpoint ``capability``."""
+        return capability in self.info.get("capabilities", ())
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /api/models`` lists for this model."""
@@ -88,44 +95,25 @@ class ServedModel:
         Both ends are images ``/images`` returns for those seeds with n=1 and the same class; without a
         class, a conditional model uses the class drawn for ``seed_a`` all the way.
         """
-        from ..api import _slerp
+        from ganforge.images.model import slerp
 
         z_a, c = self.latents(1, klass, seed_a, truncation)
         if c is not None:
             klass = int(c[0])
         z_b, _ = self.latents(1, klass, seed_b, truncation)
         t = torch.linspace(0, 1, frames).view(-1, 1)
-        z = _slerp(z_a[0], z_b[0], t)
+        z = slerp(z_a[0], z_b[0], t)
         return z, (c.expand(frames).contiguous() if c is not None else None)
 
     def generate_marked(self, z: torch.Tensor, c: torch.Tensor | None) -> np.ndarray:
         """One generator call on ``z`` (and labels ``c``): watermarked uint8 images (N, H, W, C)."""
-        from ..recipes.image import decode_images
-        from ..safety.watermark import mark
+        from ganforge.images.recipe import decode_images
+        from ganforge.images.watermark import mark
 
         gan = self.model
         with torch.no_grad():
             x = gan.G_ema(z.to(gan.device), c.to(gan.device) if c is not None else None)
         return mark(decode_images(x), gan.model_id)
-
-
-def _image_info(gan: Any) -> dict[str, Any]:
-    rc = gan.recipe_config
-    classes = list(rc.class_names) or [str(i) for i in range(rc.num_classes)]
-    return {"resolution": rc.resolution, "channels": rc.channels, "conditional": rc.num_classes > 0,
-            "classes": classes, "z_dim": rc.z_dim}  # fmt: skip
-
-
-def _table_info(gan: Any) -> dict[str, Any]:
-    columns = []
-    for m in gan.metadata.columns:
-        col: dict[str, Any] = {"name": m.name, "kind": m.kind}
-        if m.categories is not None:
-            col["categories"] = [str(v) for v in m.categories[:100]]
-        if m.kind == "numeric" and m.min is not None:
-            col["min"], col["max"] = m.min, m.max
-        columns.append(col)
-    return {"columns": columns, "training_rows": gan.data_info.get("rows")}
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
@@ -142,7 +130,7 @@ def parse_spec(spec: str) -> tuple[str, Path]:
 
 def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]:
     """Load every run (``NAME=PATH`` or ``PATH``) once; names must be unique."""
-    from ..api import load
+    from ganforge.engine.model import load
 
     if not specs:
         raise ConfigError("give at least one run directory to serve")
@@ -155,10 +143,7 @@ def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]
         model = load(path, device=device)
         card_path = path / artifact.CARD
         card = card_path.read_text(errors="replace") if card_path.is_file() else ""
-        if kind == "table":
-            out[name] = ServedModel(
-                name, "table", model, card, getattr(model, "model_id", None), _table_info(model)
-            )
-        else:
-            out[name] = ServedModel(name, "image", model, card, model.model_id, _image_info(model))
+        info = registry.wing(kind).serve_info(model)
+        usage = info.pop("usage")
+        out[name] = ServedModel(name, str(kind), model, card, getattr(model, "model_id", None), info, usage)
     return out

@@ -62,18 +62,20 @@ async function loadModels() {
 function selectModel(name) {
   const m = state.models.find((x) => x.name === name);
   state.model = m;
-  $("images").hidden = m.kind !== "image";
-  $("tables").hidden = m.kind !== "table";
+  const can = (what) => (m.capabilities || []).includes(what);
+  $("images").hidden = !can("images");
+  $("walk-form").hidden = !can("interpolate");
+  $("tables").hidden = !can("rows");
   $("card").textContent = m.card || "(no model card)";
-  if (m.kind === "image") {
+  if (can("images")) {
     $("model-info").textContent = `${m.resolution}×${m.resolution}, ${m.channels === 3 ? "RGB" : "grey"}, ` +
       (m.conditional ? `${m.classes.length} classes` : "unconditional") + `, watermark id ${m.model_id}`;
     const options = [new Option("random", "")];
     m.classes.forEach((c, i) => options.push(new Option(`${i}: ${c}`, String(i))));
     $("image-class").replaceChildren(...options);
     $("image-class").disabled = !m.conditional;
-  } else {
-    $("model-info").textContent = `table, ${m.columns.length} columns`;
+  } else if (can("rows")) {
+    $("model-info").textContent = `${m.kind}, ${m.columns.length} columns`;
     $("columns").textContent = "Columns: " + m.columns.map((c) => `${c.name} (${c.kind})`).join(", ");
   }
   status(`model ${m.name} ready`);

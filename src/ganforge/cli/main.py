@@ -1,0 +1,126 @@
+"""The ``ganforge`` command line. The generic verbs live here (``sample``, ``evaluate``, ``report``,
+``serve``) and find the wing of a run through the registry; each wing mounts its own commands
+(``train images``, ``train table``, ``upscale`` ...).
+
+Errors a user can fix print as one red line and exit with status 1 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ganforge.cli.evaluate import evaluate
+from ganforge.cli.serve import serve
+from ganforge.core import registry
+from ganforge.engine.cli import DeviceOpt, console, out_console
+from ganforge.errors import GanforgeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
+train_app = typer.Typer(no_args_is_help=True, help="Train a GAN on your data.")
+app.add_typer(train_app, name="train")
+
+
+@app.command()
+def sample(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    out: Annotated[
+        Path, typer.Option(help="Images: a folder (or .png with --grid). Tables: a .parquet or .csv file.")
+    ],
+    n: Annotated[
+        int | None,
+        typer.Option("-n", help="How many (default: 64 images / as many rows as the training table)."),
+    ] = None,
+    klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", "-c", help="Tables: COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
+    grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,
+    device: DeviceOpt = "cpu",
+    watermark: Annotated[
+        bool, typer.Option(help="Images: invisible watermark + synthetic label (docs/responsible-use.md).")
+    ] = True,
+    engine: Annotated[
+        str, typer.Option(help="Images: torch | onnx (ONNX Runtime; exports RUN/model.onnx if needed).")
+    ] = "torch",
+    onnx: Annotated[Path | None, typer.Option(help="With --engine onnx: this ONNX file.")] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Write --out as this many resumable shard files (docs/sampling-at-scale.md)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="With --shards: processes making shards in parallel.")] = 1,
+) -> None:
+    """Generate images or table rows from a trained run (tables stream to disk in chunks)."""
+    from ganforge.engine import artifact
+    from ganforge.engine.cli import parse_conditions
+
+    if n is not None and n < 1:
+        raise GanforgeError(f"-n must be >= 1 (got {n})")
+    if engine not in ("torch", "onnx"):
+        raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
+    if engine == "torch" and onnx is not None:
+        raise GanforgeError("--onnx needs --engine onnx")
+    if shards is not None:
+        from ganforge.sampling.sharded import sample_shards
+
+        if grid:
+            raise GanforgeError("--grid cannot be sharded; drop --grid or --shards")
+        summary = sample_shards(run, n, out, shards, workers=workers, seed=seed, klass=klass, watermark=watermark,
+                                conditions=parse_conditions(condition or []), engine=engine, onnx=onnx, device=device,
+                                report=lambda line: console.print(line, highlight=False))  # fmt: skip
+        out_console.print(summary["message"], highlight=False, soft_wrap=True)
+        return
+    config = artifact.read_config(run)
+    options = {"n": n, "klass": klass, "condition": condition, "seed": seed, "grid": grid, "device": device,
+               "watermark": watermark, "engine": engine, "onnx": onnx}  # fmt: skip
+    message = registry.wing(config.get("kind")).sample_cli(run, config, out, options)
+    out_console.print(message)
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default: RUN/report.html).")] = None,
+    real: Annotated[
+        Path | None, typer.Option(help="Tables: the real table to compare with (default: the training file).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report: curves, health events, samples, evaluation figures."""
+    from ganforge.reporting.report import write_report
+
+    path = write_report(run, out=out, real=real)
+    out_console.print(f"wrote {path}  (open it in a browser)")
+
+
+app.command()(evaluate)
+app.command()(serve)
+for _wing in registry.wings():
+    _wing.register_cli(app, train_app)
+
+
+def main() -> None:
+    """Entry point: run the app, turning GanforgeErrors into one line and exit status 1."""
+    import warnings
+
+    from ganforge.engine import distributed
+
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
+    rank = distributed.world().rank
+    if rank:  # under torchrun only rank 0 reports; errors still print, marked with their rank
+        console.quiet = out_console.quiet = True
+    try:
+        app(standalone_mode=True)
+    except GanforgeError as e:
+        where = f"(rank {rank}) " if rank else ""
+        Console(stderr=True).print(f"[bold red]error:[/] {where}{e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except SystemExit as e:  # Click ends every command with SystemExit
+        if e.code in (0, None):
+            distributed.shutdown()  # leave torchrun's process group together (no-op in one process)
+        raise

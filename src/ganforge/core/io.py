@@ -1,0 +1,72 @@
+"""Files and fingerprints, written once for every wing: atomic writes (temp file + rename, so a crash
+never leaves half a file), SHA-256 of files, content fingerprints of training data, and independent
+random sub-streams."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Text (UTF-8) written atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """JSON (indented, keys sorted) written atomically."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(parts: Iterable[bytes | np.ndarray | None]) -> str:
+    """Content hash (SHA-1 hex) of arrays and byte strings in order (None parts are skipped), so a
+    resume can refuse different data."""
+    h = hashlib.sha1()
+    for part in parts:
+        if part is None:
+            continue
+        h.update(part if isinstance(part, bytes) else np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
+
+
+def substream_seed(seed: int, *key: int) -> int:
+    """A 63-bit seed for the sub-stream ``key`` of ``seed``, independent of every other key's
+    (``numpy.random.SeedSequence`` spawn keys)."""
+    state = np.random.SeedSequence(seed, spawn_key=tuple(key)).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def rounded(value: Any) -> Any:
+    """Floats rounded to 6 decimals, inside dicts and lists too (for readable JSON)."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return round(float(value), 6) if isinstance(value, (float, np.floating)) else value

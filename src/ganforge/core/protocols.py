@@ -1,0 +1,170 @@
+"""What the engine asks of a recipe and of a data source (nothing about images, tables or audio), the
+optional hooks a recipe, a discriminator or a source may offer, and what the registry asks of a wing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+
+class BatchSource(Protocol):
+    """Training data as the engine sees it: encoded tensors fetched by index."""
+
+    def __len__(self) -> int: ...
+
+    def get(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(x, c)``: encoded examples and their conditioning (or None) for ``indices``."""
+        ...
+
+    # Optional hooks: SampledSource, PerRankSource below.
+
+
+class Recipe(Protocol):
+    """A GAN for one kind of data: networks, noise and augmentation. Pure construction, no loop."""
+
+    def build_generator(self) -> nn.Module:
+        """G(z, c) -> encoded data."""
+        ...
+
+    def build_discriminator(self) -> nn.Module:
+        """D(x, c) -> one logit per example, shape (N,)."""
+        ...
+
+    def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        """Noise for ``n`` examples drawn from ``rng`` (on the CPU, so runs are reproducible)."""
+        ...
+
+    def augment(self, x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
+        """Differentiable augmentation applied to both reals and fakes before D (identity when p == 0)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description, saved in checkpoints and config.json."""
+        ...
+
+    # Optional hooks: GeneratorPenalty, PairedLoss below; ReplayDiscriminator on D.
+
+
+# ---------------------------------------------------------------------------- optional hooks
+# The Trainer tests for these with isinstance (they are runtime-checkable), never with getattr.
+@runtime_checkable
+class SampledSource(Protocol):
+    """A source that chooses each real batch itself (drawing only from ``rng``), e.g. to balance rare
+    categories."""
+
+    def sample(self, n: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+
+@runtime_checkable
+class PerRankSource(Protocol):
+    """A streamed source that reads this rank's shard itself under torchrun (``per_rank`` is True)."""
+
+    per_rank: bool
+
+
+@runtime_checkable
+class StatefulSource(Protocol):
+    """A streamed source whose position is saved in checkpoints (so a resume continues the stream)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class GeneratorPenalty(Protocol):
+    """A recipe's own term added to the generator's loss (``fake`` is G's output before augmentation);
+    None when it has nothing to add this step."""
+
+    def generator_penalty(self, fake: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor | None: ...
+
+
+@runtime_checkable
+class PairedLoss(Protocol):
+    """Terms added to the generator's loss (each logged under its name) that need the real batch or G
+    itself: pixel / perceptual loss against a paired target, cycle consistency. With it, ``c`` may be an
+    image that G maps (``sample_latents`` may return zero-width noise) and D may return several logits
+    per example (one per patch): the losses average them."""
+
+    def paired_loss(
+        self, generator: nn.Module, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]: ...
+
+
+@runtime_checkable
+class ReplayDiscriminator(Protocol):
+    """A discriminator that shows itself older fakes in place of the newest (a history pool); its state
+    lives in D's buffers, so checkpoints keep it."""
+
+    def replay(self, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor: ...
+
+
+# ---------------------------------------------------------------------------- wings
+class Wing:
+    """What the registry (core/registry.py) asks of a kind of data. A wing subclasses this in its own
+    ``wing.py`` and overrides what its kind can do; the rest answers with one clear line."""
+
+    name = "wing"  # the wing's folder
+    unit = "items"  # what one generated example is called ("images", "rows" ...)
+
+    def unsupported(self, what: str) -> Exception:
+        from ganforge.errors import ConfigError
+
+        return ConfigError(f"{what} is not available for {self.name} models")
+
+    def load(self, run_dir: Path, device: str = "cpu") -> Any:
+        """The trained model saved in ``run_dir`` (weights verified)."""
+        raise self.unsupported("loading")
+
+    def sampler(self, run_dir: Path, device: str, engine: str, onnx: Path | None) -> Any:
+        """What ``sample`` draws from: the loaded model (``engine`` torch) or an exported one."""
+        if engine != "torch" or onnx is not None:
+            raise self.unsupported("--engine onnx")
+        return self.load(run_dir, device=device)
+
+    def register_cli(self, app: Any, train_app: Any) -> None:
+        """Mount this wing's commands (``train KIND`` and any of its own) on the CLI."""
+
+    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
+        """``ganforge sample`` for this kind: write the output, return the line to print."""
+        raise self.unsupported("ganforge sample")
+
+    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
+                     out_console: Any) -> None:  # fmt: skip
+        """``ganforge evaluate`` for this kind: measure, save, print."""
+        raise self.unsupported("ganforge evaluate")
+
+    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Facts about the run for the report's summary table (data size, recipe)."""
+        return {}
+
+    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
+        """The report's sections for this kind: (anchor, title, html) tuples."""
+        return []
+
+    def serve_info(self, model: Any) -> dict[str, Any]:
+        """What ``GET /api/models`` tells the page: ``capabilities`` (endpoints) and the model's facts."""
+        raise self.unsupported("ganforge serve")
+
+    # sharded sampling (sampling/sharded.py)
+    shard_suffix: str | None = None  # file suffix of one shard; None: this kind cannot be sharded
+
+    def shard_default_n(self, model: Any) -> int:
+        return 64
+
+    def shard_check(self, model: Any, options: dict[str, Any]) -> None:
+        """Refuse bad options once, before any worker starts."""
+
+    def write_shard(self, task: Any, model: Any, fh: Any) -> int:
+        """Write shard ``task`` to the open binary file ``fh``; return how many examples it holds."""
+        raise self.unsupported("sharded sampling")
+
+    def finish_shard(self, path: Path, model: Any, count: int, task: Any) -> None:
+        """After the shard file is in place (e.g. its provenance sidecar)."""
+
+    def shard_complete(self, path: Path) -> bool:
+        """Whether the files that go with a finished shard are there too."""
+        return True

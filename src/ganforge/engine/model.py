@@ -1,0 +1,93 @@
+"""``GANModel``: the lifecycle (train, save, card, resume) every wing's model inherits; ``load(run_dir)``
+reads config.json's kind and lets that kind's wing rebuild the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.core import registry
+from ganforge.core.config import write_json
+from ganforge.engine import artifact, distributed
+from ganforge.engine import checkpoint as ckpt
+from ganforge.engine.trainer import Trainer
+from ganforge.errors import CheckpointError, ConfigError, DataError
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> Any:
+    """Load a trained model (ImageGAN, TableGAN, an image-to-image model …) from a run directory;
+    tampered or corrupt files raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config = artifact.read_config(run_dir)
+    return registry.wing(config.get("kind")).load(run_dir, device=device)
+
+
+class GANModel:
+    """The lifecycle every wing's model shares: state, the training run on the one Trainer, save, the
+    model card, resume checks. A wing's model supplies ``config_dict`` (what config.json records beyond
+    the weights), ``card`` (the model card's sections) and its own ``fit`` / ``sample``."""
+
+    def _init_state(self) -> None:
+        """No networks yet: set by ``fit`` (trained) or ``load`` (from a run)."""
+        self.G: nn.Module | None = None
+        self.D: nn.Module | None = None
+        self.G_ema: nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.data_info: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self.run_dir: Path | None = None
+
+    # ------------------------------------------------------------------ what a wing supplies
+    def config_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def card(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def start_training(
+        self, recipe: Any, source: Any, run_dir: Path | None, callbacks: list[Any], resume: bool
+    ) -> Trainer:
+        """The Trainer for this model; its networks become the model's and, for a new run with a run
+        directory, config.json is written (by rank 0 only under torchrun)."""
+        trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=callbacks)
+        self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
+        self.run_dir = run_dir
+        if run_dir is not None and not resume and distributed.is_main():
+            write_json(run_dir / artifact.CONFIG, self.config_dict())
+        return trainer
+
+    def finish_training(self, trainer: Trainer, result: Any, **figures: Any) -> None:
+        """Record the run's figures (``figures`` are the wing's own, e.g. epochs) in ``metrics``."""
+        self.metrics.update(steps=result.steps, **figures, train_seconds=round(result.seconds, 1),
+                            stopped_by=result.stopped_by)  # fmt: skip
+        if trainer.stop_reason:
+            self.metrics["stop_reason"] = trainer.stop_reason
+        self.metrics["processes"] = trainer.world.size  # torchrun ranks of the last fit
+
+    def check_resumable(self, run_dir: Path | None, fingerprint: str, what: str = "data") -> dict[str, Any]:
+        """The saved config of the run to resume; refuses a missing checkpoint or different data."""
+        if run_dir is None or not ckpt.has_checkpoint(run_dir):
+            raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+        saved = artifact.read_config(run_dir)
+        if saved.get("data", {}).get("fingerprint") != fingerprint:
+            raise DataError(f"{run_dir} was trained on different {what}; resume needs the same {what}")
+        return saved
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, out: str | Path) -> Path:
+        """Write model.safetensors, config.json and card.md to ``out``."""
+        if self.G_ema is None:
+            raise ConfigError("nothing to save: the model is not trained yet")
+        out = artifact.prepare_out_dir(Path(out), resume=True)
+        modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
+        artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self.config_dict())
+        self.write_card(out)
+        return out
+
+    def write_card(self, run_dir: Path | None = None) -> None:
+        """card.md of the run (after training or evaluation)."""
+        artifact.write_card(Path(run_dir or self.run_dir), self.card())  # type: ignore[arg-type]

@@ -1,0 +1,334 @@
+"""The Python API: ``ImageGAN(...).fit(data)``, ``.sample(n)``, ``.save(dir)`` and ``load(dir)``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge.core.config import TrainConfig, from_dict
+from ganforge.core.io import fingerprint
+from ganforge.engine import artifact, distributed
+from ganforge.engine.callbacks import Callback
+from ganforge.engine.health import HealthConfig, HealthMonitor
+from ganforge.engine.model import GANModel
+from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.images.data import ImageDataset, to_pil
+from ganforge.images.monitor import FeatureDistanceMonitor, SampleGrid
+from ganforge.images.probe import IMAGE_COLLAPSE, image_probe
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource, decode_images, preset
+from ganforge.reporting.tensorboard import TensorBoardLogger
+from ganforge.safety.payload import saved_model_id
+
+SAMPLE_SEED = 1234  # fixed noise for the sample grids written while training
+
+
+class ImageGAN(GANModel):
+    """An image GAN with sensible defaults: ``ImageGAN(resolution=32, conditional=True).fit("fashion-mnist")``."""
+
+    def __init__(
+        self,
+        resolution: int = 32,
+        conditional: bool = True,
+        preset_name: str = "default",
+        arch: str | None = None,
+        steps: int = 2000,
+        batch_size: int = 64,
+        seed: int = 0,
+        device: str = "auto",
+        width: int = 32,
+        z_dim: int = 64,
+        max_seconds: float | None = None,
+        channels: int | None = None,
+        spectral_norm: bool = False,
+        **train_overrides: Any,
+    ) -> None:
+        distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
+        settings = preset(preset_name)
+        arch = arch or settings.pop("arch")
+        settings.pop("arch", None)
+        settings.update(train_overrides)
+        self.preset_name, self.conditional, self.channels = preset_name, conditional, channels
+        self.train_config = from_dict(
+            TrainConfig,
+            {**settings, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": max_seconds},
+            what="training",
+        )  # fmt: skip
+        # Validated now, completed (channels, classes) when the data is seen.
+        self.recipe_config = ImageRecipeConfig(
+            resolution=resolution, arch=arch, width=width, z_dim=z_dim, spectral_norm=spectral_norm
+        )
+        self._init_state()
+        self._model_id: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        """The watermark key id (5 hex digits) embedded in every image this model writes.
+
+        Random for a new model and saved in config.json; a run saved without one gets an id derived
+        from its weights' checksum, so it is the same every time the run is loaded.
+        """
+        if getattr(self, "_model_id", None) is None:
+            from ganforge.images.watermark import new_model_id
+
+            self._model_id = new_model_id()
+        return str(self._model_id)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: str | Path | ImageDataset,
+        out: str | Path | None = None,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+        sample_every: int = 500,
+        monitor_every: int = 0,
+        health: str = "recover",
+        stream: bool = False,
+    ) -> ImageGAN:
+        """Train on a folder, a built-in dataset name or an ImageDataset; with ``out`` the run is saved there.
+
+        ``health``: what the training-health monitor does about collapse, divergence or NaNs —
+        "recover" (roll back and adjust), "stop", "warn" or "off". ``stream``: decode a folder batch by
+        batch instead of loading it whole (docs/large-data.md); a streamed run resumes streamed.
+        """
+        from ganforge.images.builtin import resolve_image_source
+        from ganforge.images.stream import StreamingImageFolder
+
+        rc = self.recipe_config
+        stream = stream or (resume and out is not None and artifact.was_streamed(Path(out)))
+        ds: ImageDataset | StreamingImageFolder
+        if isinstance(data, ImageDataset):
+            if stream:
+                raise ConfigError(
+                    "stream=True decodes a folder batch by batch; pass the folder, not a dataset"
+                )
+            ds = data
+        elif stream:
+            if not Path(data).is_dir():
+                raise ConfigError(f"--stream reads a folder of images; {data} is not a folder")
+            ds = StreamingImageFolder(data, rc.resolution, channels=self.channels)
+        else:
+            ds = resolve_image_source(data, rc.resolution, channels=self.channels)
+        if ds.resolution != rc.resolution:
+            raise DataError(f"dataset images are {ds.resolution} px but the model is {rc.resolution} px")
+        conditional = self.conditional and ds.labels is not None and ds.num_classes >= 2
+        if self.conditional and not conditional:
+            raise DataError(
+                f"class-conditional training needs labelled data (class sub-folders); {ds.source} has none "
+                "(use --no-cond)"
+            )
+        self.recipe_config = replace(
+            rc, channels=ds.channels, num_classes=ds.num_classes if conditional else 0,
+            class_names=tuple(ds.class_names) if conditional else (),
+        )  # fmt: skip
+        streamed = isinstance(ds, StreamingImageFolder)  # it holds a file index, not pixels
+        reals = ds.sample_images(512, seed=0) if streamed else ds.images  # for the probe and the monitor
+        fp = ds.fingerprint if streamed else fingerprint([ds.images, ds.labels])
+        self.data_info = {"source": ds.source, "images": len(ds), "fingerprint": fp}
+        if streamed:
+            self.data_info["stream"] = True  # a resume re-opens the folder streamed
+        if not isinstance(data, ImageDataset):  # how to find the data again (evaluate, resume)
+            self.data_info["spec"] = str(data) if not Path(data).exists() else str(Path(data).resolve())
+        run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
+        if resume:
+            self.check_resumable(run_dir, fp, what="data")
+        recipe = ImageRecipe(self.recipe_config)
+        if streamed:
+            source = ds if conditional else ds.unlabelled()
+        else:
+            source = ImageSource(ds.images, ds.labels if conditional else None)
+        cbs = list(callbacks or [])
+        main = distributed.is_main()  # under torchrun only rank 0 writes files
+        if run_dir is not None and main:
+            cbs.append(
+                SampleGrid(run_dir / "samples", self._grid_fn(), every=sample_every, model_id=self.model_id)
+            )
+            cbs.append(TensorBoardLogger(run_dir / "tensorboard"))  # after SampleGrid: logs its grids
+        if monitor_every and main:
+            cbs.append(FeatureDistanceMonitor(reals, self._grid_fn(), every=monitor_every))
+        if health != "off":
+            probe = image_probe(recipe, reals, self.recipe_config.num_classes)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **IMAGE_COLLAPSE), *probe))
+        trainer = self.start_training(recipe, source, run_dir, cbs, resume)
+        result = trainer.fit(resume=resume)
+        self.finish_training(trainer, result, images_seen=result.images_seen,
+                             final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()})  # fmt: skip
+        if run_dir is not None and main:
+            self.save(run_dir)
+        return self
+
+    def _grid_fn(self) -> Any:
+        rc = self.recipe_config
+
+        def sample(generator: torch.nn.Module, n: int) -> np.ndarray:
+            labels = [i % rc.num_classes for i in range(n)] if rc.num_classes else None
+            return self._generate(generator, n, labels, SAMPLE_SEED)
+
+        return sample
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def _generate(self, generator: torch.nn.Module, n: int, labels: Any, seed: int | None) -> np.ndarray:
+        rc = self.recipe_config
+        rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        c = self._labels(n, labels, rng)
+        out = []
+        for start in range(0, n, 256):
+            z = torch.randn(min(256, n - start), rc.z_dim, generator=rng).to(self.device)
+            cc = c[start : start + z.shape[0]].to(self.device) if c is not None else None
+            out.append(decode_images(generator(z, cc)))
+        return (
+            np.concatenate(out) if out else np.zeros((0, rc.resolution, rc.resolution, rc.channels), np.uint8)
+        )
+
+    def _labels(self, n: int, labels: Any, rng: torch.Generator) -> torch.Tensor | None:
+        k = self.recipe_config.num_classes
+        if labels is None:
+            return torch.randint(k, (n,), generator=rng) if k else None
+        if not k:
+            raise ConfigError("this model is unconditional: it takes no labels")
+        arr = np.asarray([labels] * n if np.isscalar(labels) else labels)
+        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+            raise ConfigError(f"labels must be one integer or {n} integers")
+        if arr.min() < 0 or arr.max() >= k:
+            raise ConfigError(f"class labels must be in 0..{k - 1} (got {arr.min()}..{arr.max()})")
+        return torch.from_numpy(arr.astype(np.int64))
+
+    def sample(
+        self,
+        n: int,
+        labels: int | list[int] | None = None,
+        seed: int | None = None,
+        as_pil: bool = False,
+        watermark: bool = True,
+    ) -> np.ndarray | list[Image.Image]:
+        """``n`` images from the EMA generator: uint8 (n, H, W, C), or PIL images with ``as_pil=True``.
+
+        With ``watermark`` (the default) every image carries the invisible mark of :attr:`model_id`
+        (see ``ganforge verify`` and docs/responsible-use.md).
+        """
+        if self.G_ema is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        if n < 1:
+            raise ConfigError(f"n must be >= 1 (got {n})")
+        images = self._generate(self.G_ema.eval(), n, labels, seed)
+        if watermark:
+            from ganforge.images.watermark import mark
+
+            images = mark(images, self.model_id)
+        return [to_pil(im) for im in images] if as_pil else images
+
+    def interpolate(
+        self,
+        steps: int = 32,
+        label: int | None = None,
+        seed: int = 0,
+        points: int = 4,
+        watermark: bool = True,
+    ) -> np.ndarray:
+        """A looping latent walk through ``points`` random latents (spherical interpolation), as images
+        (each frame watermarked unless ``watermark=False``)."""
+        rc, rng = self.recipe_config, torch.Generator().manual_seed(seed)
+        keys = torch.randn(points, rc.z_dim, generator=rng)
+        t = torch.linspace(0, 1, steps + 1)[:-1].view(-1, 1)
+        frames = [slerp(keys[i], keys[(i + 1) % points], t) for i in range(points)]
+        z = torch.cat(frames).to(self.device)
+        c = self._labels(len(z), label if label is not None else (0 if rc.num_classes else None), rng)
+        with torch.no_grad():
+            images = decode_images(self.G_ema.eval()(z, c.to(self.device) if c is not None else None))
+        if watermark:
+            from ganforge.images.watermark import mark
+
+            images = mark(images, self.model_id)
+        return images
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "image",
+            "preset": self.preset_name,
+            "recipe": asdict(self.recipe_config),
+            "train": asdict(self.train_config),
+            "data": self.data_info,
+            "metrics": self.metrics,
+            "watermark_key_id": self.model_id,
+        }
+
+    def card(self) -> dict[str, Any]:
+        return _card(self)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation from ``a`` to ``b`` at the fractions ``t`` (a column of values in [0, 1])."""
+    omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0))
+    if omega.abs() < 1e-6:
+        return a + t * (b - a)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def _card(gan: ImageGAN) -> dict[str, Any]:
+    rc = gan.recipe_config
+    classes = ", ".join(rc.class_names) if rc.class_names else "unconditional"
+    return {
+        "Model": {"kind": "image GAN", "architecture": rc.arch, "preset": gan.preset_name,
+                  "resolution": f"{rc.resolution}x{rc.resolution}", "channels": rc.channels, "classes": classes},
+        "Data": gan.data_info,
+        "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
+        "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
+        "Watermark": {"watermark key id": gan.model_id, "check": "ganforge verify IMAGE --runs DIR",
+                      "details": "docs/responsible-use.md"},
+        "Intended use": "Research and prototyping of synthetic images. Generated images are synthetic and "
+        "must be labelled as such; they can reproduce biases of the training data.",
+    }  # fmt: skip
+
+
+def load_image(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
+    """Load a trained image model; tampered or corrupt files raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config = artifact.read_config(run_dir)
+    try:
+        rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
+        tc = from_dict(TrainConfig, config["train"], what="training")
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
+    gan = ImageGAN.__new__(ImageGAN)
+    gan.preset_name, gan.conditional, gan.channels = (
+        config.get("preset", "default"),
+        rc.num_classes > 0,
+        rc.channels,
+    )
+    gan.train_config, gan.recipe_config = tc, rc
+    gan._model_id = saved_model_id(config)
+    return artifact.attach_run(gan, ImageRecipe(rc), run_dir, config, device)
+
+
+def resume_model(
+    run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
+) -> ImageGAN:
+    """An ImageGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``.
+
+    ``steps`` or ``minutes`` (total training time) may raise the target to train longer; everything else
+    comes from the saved config.
+    """
+    config = artifact.read_config(Path(run_dir))
+    train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
+    gan = ImageGAN.__new__(ImageGAN)
+    gan.train_config = from_dict(TrainConfig, train, what="training")
+    rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
+    gan.recipe_config = rc
+    gan.preset_name, gan.conditional, gan.channels = (
+        config.get("preset", "default"),
+        rc.num_classes > 0,
+        rc.channels,
+    )
+    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
+    gan._model_id = saved_model_id(config)
+    gan.G = gan.D = gan.G_ema = None
+    gan.device = torch.device("cpu")
+    return gan

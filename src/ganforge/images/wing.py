@@ -1,0 +1,72 @@
+"""The images wing as the registry sees it (kind "image")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganforge.core.protocols import Wing
+
+
+class ImagesWing(Wing):
+    name = "images"
+    unit = "images"
+    shard_suffix = "tar"
+
+    def load(self, run_dir: Path, device: str = "cpu") -> Any:
+        from ganforge.images.model import load_image
+
+        return load_image(run_dir, device=device)
+
+    def sampler(self, run_dir: Path, device: str, engine: str, onnx: Path | None) -> Any:
+        from ganforge.images.cli_export import load_sampler
+
+        return load_sampler(run_dir, device, engine, onnx)
+
+    def register_cli(self, app: Any, train_app: Any) -> None:
+        from ganforge.images.cli import register
+
+        register(app, train_app)
+
+    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
+        from ganforge.images.cli import sample_cli
+
+        return sample_cli(run, out, options)
+
+    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
+                     out_console: Any) -> None:  # fmt: skip
+        from ganforge.images.evaluate import evaluate_cli
+
+        evaluate_cli(run, options, console, out_console)
+
+    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
+        from ganforge.images.report import summary_facts
+
+        return summary_facts(config)
+
+    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
+        from ganforge.images.report import image_sections
+
+        return image_sections(run_dir, config)
+
+    def serve_info(self, model: Any) -> dict[str, Any]:
+        rc = model.recipe_config
+        classes = list(rc.class_names) or [str(i) for i in range(rc.num_classes)]
+        return {"usage": "makes images: use /images or /interpolate", "capabilities": ["images", "interpolate"], "resolution": rc.resolution,
+                "channels": rc.channels, "conditional": rc.num_classes > 0, "classes": classes,
+                "z_dim": rc.z_dim}  # fmt: skip
+
+    def shard_check(self, model: Any, options: dict[str, Any]) -> None:
+        from ganforge.errors import ConfigError
+
+        if options.get("conditions"):
+            raise ConfigError("--condition is for table models; use --class for images")
+        model.sample(1, labels=options.get("klass"), seed=0, watermark=False)
+
+    def write_shard(self, task: Any, model: Any, fh: Any) -> int:
+        from ganforge.images.cli_safety import write_tar_shard
+
+        return write_tar_shard(task, model, fh)
+
+
+WING = ImagesWing()

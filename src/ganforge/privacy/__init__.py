@@ -1,5 +1,0 @@
-"""Differential privacy for table models: DP-SGD training (Opacus) and DP metadata."""
-
-from .dp import DPConfig
-
-__all__ = ["DPConfig"]

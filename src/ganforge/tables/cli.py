@@ -1,0 +1,129 @@
+"""The tables wing's commands: ``train table`` and ``sample`` of a table run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ganforge.engine.cli import (
+    CheckpointEveryOpt,
+    DeviceOpt,
+    MinutesOpt,
+    OnProblemOpt,
+    OutOpt,
+    ResumeOpt,
+    SeedOpt,
+    check_on_problem,
+    console,
+    finish_training,
+    progress_callbacks,
+    resume_dir,
+)
+from ganforge.errors import GanforgeError
+from ganforge.tables.privacy.cli import (
+    AccountantOpt,
+    ClipOpt,
+    DeltaOpt,
+    DpFlag,
+    EpsilonOpt,
+    NoiseOpt,
+)
+
+
+def train_table(
+    data: Annotated[Path, typer.Argument(help="A .csv, .tsv or .parquet table.")],
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
+    target: Annotated[
+        str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
+    ] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
+    ] = None,
+    minutes: MinutesOpt = None,
+    batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
+    pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,
+    metadata: Annotated[
+        Path | None,
+        typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
+    ] = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
+    on_problem: OnProblemOpt = "recover",
+    dp: DpFlag = False,
+    epsilon: EpsilonOpt = 3.0,
+    delta: DeltaOpt = None,
+    noise_multiplier: NoiseOpt = None,
+    max_grad_norm: ClipOpt = 1.0,
+    accountant: AccountantOpt = "rdp",
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Read a Parquet file by row groups (any size).")
+    ] = False,
+) -> None:
+    """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
+    from ganforge.engine.artifact import was_streamed
+    from ganforge.engine.progress import ProgressCallback
+    from ganforge.tables.data import infer_metadata, read_metadata_overrides, read_table
+    from ganforge.tables.model import TableGAN, resume_table
+    from ganforge.tables.privacy.cli import dp_settings, print_privacy
+    from ganforge.tables.stream import parquet_columns
+
+    stream = stream or (resume is not None and was_streamed(resume))  # a streamed run resumes streamed
+    if stream:  # never load the table: columns and row count come from the Parquet footer
+        columns, n_rows = parquet_columns(data)
+    else:
+        df = read_table(data)
+        columns, n_rows = list(df.columns), len(df)
+    if target is not None and target not in columns:
+        raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(columns)})")
+    run_dir = resume_dir(out, resume)
+    if resume is not None:
+        steps = None
+        if epochs is not None:  # epochs in the run's own batch size (--batch is for new runs)
+            from ganforge.engine.artifact import read_config
+
+            run_batch = int(read_config(Path(resume))["train"]["batch_size"])
+            steps = max(1, -(-int(epochs * n_rows) // run_batch))
+        gan = resume_table(resume, steps=steps, device=device, minutes=minutes)
+    else:
+        overrides = read_metadata_overrides(metadata) if metadata is not None else None
+        gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
+                       metadata=overrides, checkpoint_every=checkpoint_every,
+                       dp=dp_settings(dp, epsilon, delta, noise_multiplier, max_grad_norm, accountant))  # fmt: skip
+        if not stream:  # a streamed table's metadata is inferred from its sample rows inside fit
+            console.print(infer_metadata(df, overrides).summary(), highlight=False)
+    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({n_rows:,} rows) -> {run_dir}")
+    gan.fit(data if stream else df, out=run_dir, resume=resume is not None,
+            callbacks=progress_callbacks(ProgressCallback(console, unit="rows")), source=str(Path(data).resolve()), target=target,
+            health=check_on_problem(on_problem), stream=stream)  # fmt: skip
+    m = gan.metrics
+    finish_training(
+        "table", data, run_dir, f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows)", m,
+        where="", after=lambda: print_privacy(console, gan),
+        next_cmd=f"ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
+        f"ganforge evaluate {run_dir} --real {data}",
+    )  # fmt: skip
+
+
+def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
+    """``ganforge sample`` of a table run: rows streamed to a Parquet or CSV file in chunks."""
+    from ganforge.engine.cli import parse_conditions
+    from ganforge.engine.model import load
+
+    if options.get("klass") is not None or options.get("grid"):
+        raise GanforgeError("--class and --grid are for image models; use --condition for tables")
+    if options.get("engine") != "torch" or options.get("onnx") is not None:
+        raise GanforgeError(f"--engine onnx is for image models; {run} is a table model (use --engine torch)")
+    model = load(run, device=options["device"])
+    rows = options.get("n") or int(model.data_info.get("rows", 1000))
+    conditions = parse_conditions(options.get("condition") or [])
+    path = model.sample_to_file(rows, out, seed=options.get("seed"), conditions=conditions)
+    return f"wrote {rows:,} synthetic rows to {path}"
+
+
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
+    """Mount the tables wing's commands."""
+    train_app.command("table")(train_table)

@@ -1,0 +1,302 @@
+"""The table API: ``TableGAN().fit(df)``, ``.sample(n, conditions=...)``, ``.sample_to_file(...)``, ``.save``.
+
+Training goes through the one engine (``Trainer``) with the table recipe; this module only prepares the
+data (metadata, codec), turns generated vectors back into rows and writes the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ganforge.core.config import TrainConfig, from_dict
+from ganforge.core.io import fingerprint
+from ganforge.engine import artifact, distributed
+from ganforge.engine.callbacks import Callback
+from ganforge.engine.health import HealthConfig, HealthMonitor
+from ganforge.engine.model import GANModel
+from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.reporting.tensorboard import TensorBoardLogger
+from ganforge.tables.codec import TableCodec
+from ganforge.tables.data import TableMetadata, infer_metadata, read_table
+from ganforge.tables.probe import TABLE_COLLAPSE, table_probe
+from ganforge.tables.recipe import TableRecipe, TableRecipeConfig, TableSource
+from ganforge.tables.sampling import TableSampling
+
+# Training settings that suit tables (measured on UCI Adult, benchmarks/table_vs_ctgan.py): the
+# non-saturating loss on the packed discriminator, Adam at 5e-4 with beta1 0.5, and an EMA of the
+# generator over ~50k rows, which steadies the marginals a lot at no cost.
+TABLE_TRAIN_DEFAULTS: dict[str, Any] = {
+    "loss": "ns", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.9), "r1_gamma": 0.0, "r2_gamma": 0.0,
+    "reg_interval": 1, "ema_halflife_images": 50_000.0, "grad_clip": 100.0, "log_every": 20,
+}  # fmt: skip
+DEFAULT_EPOCHS = 100
+DEFAULT_MIN_STEPS = 2000  # the default budget on a small table: 100 epochs of 3,000 rows would be 600 steps
+
+
+def table_fingerprint(df: pd.DataFrame) -> str:
+    """Content hash of a table (values and column names), so a resume refuses different data."""
+    values = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    return fingerprint([values, "\x1f".join(map(str, df.columns)).encode()])
+
+
+def as_frame(data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
+    """A DataFrame and a description of where it came from."""
+    if isinstance(data, pd.DataFrame):
+        if data.shape[0] == 0 or data.shape[1] == 0:
+            raise DataError("the table is empty (no rows or no columns)")
+        return data.reset_index(drop=True), "DataFrame"
+    return read_table(data), str(Path(data).resolve())
+
+
+class TableGAN(GANModel, TableSampling):
+    """A tabular GAN: ``TableGAN(epochs=100).fit(df)``, then ``sample(n, conditions={"income": ">50K"})``."""
+
+    def __init__(
+        self,
+        epochs: float | None = None,
+        steps: int | None = None,
+        minutes: float | None = None,
+        batch_size: int = 500,
+        pac: int = 10,
+        seed: int = 0,
+        device: str = "auto",
+        metadata: dict[str, Any] | None = None,
+        z_dim: int = 128,
+        hidden: tuple[int, ...] = (256, 256),
+        dp: Any = None,
+        **train_overrides: Any,
+    ) -> None:
+        from ganforge.tables.privacy.training import as_dp_config
+
+        self.dp = as_dp_config(dp)  # DP-SGD: see privacy/; a pack would mix rows, so no packing
+        pac = 1 if self.dp is not None else pac
+        if batch_size % pac:
+            raise ConfigError(f"batch size ({batch_size}) must be a multiple of pac ({pac})")
+        distributed.check_batch(batch_size, pac)  # under torchrun: whole packs on every rank
+        if epochs is not None and steps is not None:
+            raise ConfigError("give epochs or steps, not both")
+        if epochs is not None and epochs <= 0:
+            raise ConfigError(f"epochs must be > 0 (got {epochs})")
+        self.default_budget = epochs is None and steps is None and not minutes
+        self.epochs = DEFAULT_EPOCHS if self.default_budget else epochs
+        self.steps = steps
+        settings = TABLE_TRAIN_DEFAULTS | train_overrides
+        self.train_config = from_dict(
+            TrainConfig,
+            {**settings, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": minutes * 60 if minutes else None},
+            what="training",
+        )  # fmt: skip
+        self.recipe_config = TableRecipeConfig(
+            z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac
+        )
+        self.metadata_overrides = metadata
+        self.privacy: dict[str, Any] | None = None
+        self.codec: TableCodec | None = None
+        self._init_state()
+
+    @property
+    def metadata(self) -> TableMetadata:
+        if self.codec is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        return self.codec.meta
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: pd.DataFrame | str | Path,
+        out: str | Path | None = None,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+        source: str | None = None,
+        target: str | None = None,
+        health: str = "recover",
+        stream: bool = False,
+    ) -> TableGAN:
+        """Train on a DataFrame or a CSV/Parquet file; with ``out`` the run is saved there.
+
+        ``source`` records where a DataFrame came from (so ``evaluate`` can find it again); ``target``
+        names the column ML efficacy is measured on; ``health`` is what the training-health monitor does
+        about collapse, divergence or NaNs ("recover", "stop", "warn" or "off"). ``stream``: read a
+        Parquet file by row groups in bounded memory (docs/large-data.md); ``df`` is then a sample.
+        """
+        stream = stream or (
+            resume and out is not None and artifact.was_streamed(Path(out))
+        )  # resumes as it ran
+        if stream:
+            df, fp, n_rows, where = _stream_inputs(self, data)
+        else:
+            df, where = as_frame(data)
+            fp, n_rows = table_fingerprint(df), len(df)
+        source = source or where
+        if target is not None and target not in df.columns:
+            raise ConfigError(f"target {target!r} is not a column of the table")
+        run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
+        if resume:
+            saved = self.check_resumable(run_dir, fp, what="table")
+            self.codec = TableCodec.from_dict(saved["codec"])
+        elif self.dp is not None:
+            from ganforge.tables.privacy.training import private_table_codec
+
+            self.codec = private_table_codec(self, df)
+        else:
+            meta = infer_metadata(df, self.metadata_overrides)
+            self.codec = TableCodec.fit(df, meta, seed=self.train_config.seed)
+        codec = self.codec
+        x = codec.encode(df, seed=self.train_config.seed)
+        cond_spans = [(s.start, s.size) for s, _ in codec.discrete_spans()] if self.dp is None else []
+        self.recipe_config = replace(
+            self.recipe_config, data_dim=codec.dim, spans=[(s.start, s.size, s.activation) for s in codec.spans],
+            cond_spans=cond_spans,
+        )  # fmt: skip
+        if self.steps is None and self.epochs is not None:
+            per_epoch = n_rows / self.train_config.batch_size
+            steps = max(1, math.ceil(self.epochs * per_epoch))
+            if self.default_budget:
+                steps = max(steps, DEFAULT_MIN_STEPS)
+            self.train_config = replace(self.train_config, steps=steps)
+        elif self.steps is None:  # time budget only
+            self.train_config = replace(self.train_config, steps=10**9)
+        self.data_info = {"source": source, "rows": n_rows, "columns": df.shape[1], "fingerprint": fp}
+        if stream:
+            self.data_info["stream"] = True
+        if target is not None:
+            self.data_info["target"] = target
+        if self.dp is not None and distributed.launched():
+            raise ConfigError(
+                "differentially private training runs in one process (its accounting assumes one sampler); "
+                "run it without torchrun"
+            )
+        if self.dp is not None:
+            from ganforge.tables.privacy.dp import check_compatible
+            from ganforge.tables.privacy.training import private_source
+
+            health = check_compatible(asdict(self.train_config), health)
+        if stream:
+            from ganforge.tables.stream import ParquetStreamSource
+
+            seed = self.train_config.seed
+            source = ParquetStreamSource(Path(data), codec, x, cond_spans, seed=seed)  # type: ignore[arg-type]
+        else:
+            source = TableSource(x, cond_spans) if self.dp is None else private_source(self, x)
+        if cond_spans:
+            freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
+            self.recipe_config = replace(self.recipe_config, cond_freq=freq)
+        recipe = TableRecipe(self.recipe_config)
+        cbs = list(callbacks or [])
+        main = distributed.is_main()  # under torchrun only rank 0 writes files
+        if main:
+            cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
+        if health != "off":
+            probe = table_probe(recipe, source)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **TABLE_COLLAPSE), *probe))
+        trainer = self.start_training(recipe, source, run_dir, cbs, resume)
+        if self.dp is not None:
+            from ganforge.tables.privacy.training import attach_private_training, finish_private_training
+
+            budget = attach_private_training(self, trainer, len(df))
+        result = trainer.fit(resume=resume)
+        self.finish_training(trainer, result, rows_seen=result.images_seen,
+                             epochs=round(result.images_seen / n_rows, 2))  # fmt: skip
+        if self.dp is not None:
+            finish_private_training(self, trainer, budget)
+        if run_dir is not None and main:
+            self.save(run_dir)
+        return self
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        rc = asdict(self.recipe_config)
+        return {
+            "kind": "table",
+            "recipe": rc,
+            "train": asdict(self.train_config),
+            "codec": self.codec.to_dict() if self.codec else None,
+            "data": self.data_info,
+            "metrics": self.metrics,
+        } | ({"privacy": self.privacy} if self.privacy else {})
+
+    def card(self) -> dict[str, Any]:
+        return _card(self)
+
+
+def _stream_inputs(gan: TableGAN, data: Any) -> tuple[pd.DataFrame, str, int, str]:
+    """(sample rows to fit on, fingerprint, rows in the file, where) for ``fit(path, stream=True)``."""
+    from ganforge.tables.stream import stream_sample
+
+    if isinstance(data, pd.DataFrame):
+        raise ConfigError("stream=True reads a Parquet file by row groups; pass its path, not a DataFrame")
+    if gan.dp is not None:
+        raise ConfigError(
+            "differential privacy needs the whole table in memory (Poisson sampling); drop --stream"
+        )
+    df, fp, n_rows = stream_sample(data, seed=gan.train_config.seed)
+    return df, fp, n_rows, str(Path(data).resolve())
+
+
+def _card(gan: TableGAN) -> dict[str, Any]:
+    from ganforge.tables.privacy.training import privacy_card
+
+    meta = gan.metadata
+    kinds: dict[str, int] = {}
+    for m in meta.columns:
+        kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    return {
+        "Model": {"kind": "table GAN", "encoded width": gan.recipe_config.data_dim, "pac": gan.recipe_config.pac,
+                  "conditional columns": len(gan.recipe_config.cond_spans)},
+        "Data": gan.data_info | {"column kinds": kinds},
+        "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
+        "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN --real DATA`"),
+        "Privacy": privacy_card(getattr(gan, "privacy", None)),
+        "Intended use": "Synthetic rows for testing, sharing and prototyping. Rows are synthetic and must be "
+        "labelled as such. Without differential privacy a GAN can leak facts about rare training rows; "
+        "check the identical-row share before sharing.",
+    }  # fmt: skip
+
+
+def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
+    """Load a trained table model; tampered or corrupt files raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config = artifact.read_config(run_dir)
+    try:
+        rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+        rc = replace(rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
+                     g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))  # fmt: skip
+        tc = from_dict(TrainConfig, config["train"], what="training")
+        codec = TableCodec.from_dict(config["codec"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
+    gan = TableGAN.__new__(TableGAN)
+    gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
+    gan.epochs, gan.steps, gan.metadata_overrides, gan.default_budget = None, tc.steps, None, False
+    gan.privacy, gan.dp = config.get("privacy"), None
+    return artifact.attach_run(gan, TableRecipe(rc), run_dir, config, device)
+
+
+def resume_table(
+    run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
+) -> TableGAN:
+    """A TableGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
+    from ganforge.tables.privacy.training import as_dp_config
+
+    config = artifact.read_config(Path(run_dir))
+    train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
+    gan = TableGAN.__new__(TableGAN)
+    gan.train_config = from_dict(TrainConfig, train, what="training")
+    rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+    gan.recipe_config = replace(rc, g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))
+    gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
+    gan.default_budget = False
+    gan.privacy = config.get("privacy")
+    gan.dp = as_dp_config(gan.privacy["dp"]) if gan.privacy else None
+    gan.codec, gan.G = None, None
+    gan.D = gan.G_ema = None
+    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
+    gan.device = torch.device("cpu")
+    return gan

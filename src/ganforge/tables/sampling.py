@@ -1,0 +1,218 @@
+"""Sampling from a trained table model: conditional rows, in memory or streamed to Parquet/CSV.
+
+A mixin of :class:`ganforge.tables.model.TableGAN`: it uses the model's ``recipe_config``, ``codec``,
+``G_ema``, ``device`` and ``metadata``. Exact categories are asked of the generator through the
+conditional vector (the rarest one when several are given); the other conditions filter rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganforge.core.io import substream_seed
+from ganforge.errors import ConfigError
+
+
+class TableSampling:
+    """``sample`` and ``sample_to_file`` for a trained table model."""
+
+    def _slot_probs(self) -> list[np.ndarray]:
+        """Real share of each slot of each conditional span (categories are asked for at this rate)."""
+        return [np.asarray(p, dtype=float) / max(sum(p), 1e-12) for p in self.recipe_config.cond_freq]
+
+    @torch.no_grad()
+    def _generate(self, n: int, gen: torch.Generator, fixed: tuple[int, int] | None) -> np.ndarray:
+        """``n`` encoded rows from the generator; ``fixed`` = (conditional column, slot) to ask for."""
+        rc = self.recipe_config
+        z = torch.randn(n, rc.z_dim, generator=gen)
+        index = None
+        if rc.cond_spans:
+            sizes = [s for _, s in rc.cond_spans]
+            offsets = torch.as_tensor(np.cumsum([0] + sizes)[:-1])
+            if fixed is not None:
+                index = torch.full((n,), int(offsets[fixed[0]]) + fixed[1], dtype=torch.long)
+            else:
+                # a conditional span uniformly, then a slot at its real rate (inverse CDF)
+                cdf = torch.zeros(len(sizes), max(sizes), dtype=torch.float64)
+                for j, p in enumerate(self._slot_probs()):
+                    cdf[j, : len(p)] = torch.from_numpy(np.cumsum(p))
+                    cdf[j, len(p) :] = 2.0
+                col = torch.randint(len(sizes), (n,), generator=gen)
+                u = torch.rand(n, 1, generator=gen, dtype=torch.float64)
+                cat = (cdf[col] < u).sum(dim=1).clamp_max(torch.as_tensor(sizes)[col] - 1)
+                index = offsets[col] + cat
+            index = index.to(self.device)
+        return self.G_ema.eval().generate(z.to(self.device), index).float().cpu().numpy()
+
+    def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
+        """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
+        if not conditions:
+            return None, []
+        meta = self.metadata
+        fixed, filters, best = None, [], None
+        for name, want in conditions.items():
+            if name not in meta.names():
+                raise ConfigError(
+                    f"unknown column {name!r} in conditions (columns: {', '.join(meta.names())})"
+                )
+            m = meta[name]
+            if m.kind in ("id", "constant"):
+                raise ConfigError(f"cannot condition on {m.kind} column {name!r}")
+            if m.kind in ("numeric", "datetime"):
+                if isinstance(want, (tuple, list)) and len(want) == 2:
+                    lo, hi = want
+                    if lo is not None and hi is not None and lo > hi:
+                        raise ConfigError(f"empty range for {name!r}: {lo} > {hi}")
+                    filters.append((name, "range", (lo, hi)))
+                elif np.isscalar(want):
+                    filters.append((name, "eq", want))
+                else:
+                    raise ConfigError(f"condition for numeric column {name!r} must be a value or (low, high)")
+                continue
+            span, slot = self.codec.slot_of_value(name, want)
+            filters.append((name, "eq", _match_value(meta[name].categories, want)))
+            if not self.recipe_config.cond_spans:  # an unconditional (DP) model: filtering only
+                continue
+            j = next(i for i, (sp, _) in enumerate(self.codec.discrete_spans()) if sp.start == span.start)
+            share = self._slot_probs()[j][slot]
+            if best is None or share < best:  # ask the generator for the rarest condition, filter the rest
+                best, fixed = share, (j, slot)
+        return fixed, filters
+
+    def rows_in_chunks(
+        self, n: int, seed: int | None, conditions: dict[str, Any] | None, chunk: int
+    ) -> Iterator[pd.DataFrame]:
+        if self.G_ema is None or self.codec is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"n must be a positive integer (got {n})")
+        fixed, filters = self.check_conditions(conditions)
+        seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
+        gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+        made, tried, id_start = 0, 0, 0
+        limit = max(200_000, 100 * n) if filters else n
+        while made < n:
+            want = min(chunk, n - made) if not filters else chunk
+            df = self.codec.decode(self._generate(want, gen, fixed), rng, id_start=id_start)
+            id_start += want
+            tried += want
+            if filters:
+                df = df[_apply_filters(df, filters)].head(n - made).reset_index(drop=True)
+            if len(df):
+                made += len(df)
+                yield df
+            if made < n and tried >= limit:
+                raise ConfigError(
+                    f"only {made} of {tried:,} generated rows met the conditions {conditions}; "
+                    "they are too rare for this model"
+                )
+
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: dict[str, Any] | None = None,
+        chunk_rows: int = 25_000,
+    ) -> pd.DataFrame:
+        """``n`` synthetic rows as a DataFrame with the training table's columns and dtypes.
+
+        ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
+        None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
+        """
+        from ganforge.tables.columns import restore_dtypes
+
+        parts = list(self.rows_in_chunks(n, seed, conditions, chunk_rows))
+        return restore_dtypes(pd.concat(parts, ignore_index=True), self.metadata)
+
+    def sample_to_file(
+        self, n: int, path: str | Path, seed: int | None = None, conditions: dict[str, Any] | None = None,
+        chunk_rows: int = 25_000,
+    ) -> Path:  # fmt: skip
+        """Stream ``n`` rows to a .parquet or .csv file chunk by chunk (memory stays flat in ``n``)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ganforge.safety.provenance import write_table_sidecar
+
+        path = Path(path)
+        kind = path.suffix.lower()
+        if kind not in (".parquet", ".pq", ".csv"):
+            raise ConfigError(f"output must end in .parquet or .csv (got {path.name})")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".partial")
+            writer = None
+            with open(tmp, "wb") as fh:
+                for i, df in enumerate(self.rows_in_chunks(n, seed, conditions, chunk_rows)):
+                    if kind == ".csv":
+                        df.to_csv(fh, header=i == 0, index=False)
+                    else:
+                        table = pa.Table.from_pandas(df, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(fh, table.schema)
+                        writer.write_table(table.cast(writer.schema))
+                if writer is not None:
+                    writer.close()
+            tmp.replace(path)
+            write_table_sidecar(path, self, n, seed, conditions)  # marks the file as synthetic
+        except OSError as e:
+            raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
+        return path
+
+
+def _match_value(categories: list | None, want: Any) -> Any:
+    for c in categories or []:
+        if c == want or str(c) == str(want):
+            return c
+    return want
+
+
+def _apply_filters(df: pd.DataFrame, filters: list) -> np.ndarray:
+    keep = np.ones(len(df), dtype=bool)
+    for name, op, arg in filters:
+        col = df[name]
+        if op == "eq":
+            keep &= (col == arg).to_numpy(dtype=bool, na_value=False)
+        else:
+            lo, hi = arg
+            if lo is not None:
+                keep &= (col >= lo).to_numpy(dtype=bool, na_value=False)
+            if hi is not None:
+                keep &= (col <= hi).to_numpy(dtype=bool, na_value=False)
+    return keep
+
+
+SHARD_CHUNK_ROWS = 50_000  # rows of a shard in memory at once (one Parquet row group); part of its recipe
+
+
+def write_parquet_shard(task: Any, model: Any, fh: Any) -> int:
+    """Stream the shard's rows into Parquet, one row group per chunk; id columns get global ids."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ganforge.tables.columns import generate_ids
+
+    start, stop = task.span
+    id_cols = [m for m in model.metadata.columns if m.kind == "id"]
+    writer, made = None, 0
+    # rows_in_chunks is the model's own chunked generator (sample / sample_to_file use it): conditions, filters
+    # and decoding stay in one place; only the ids are renumbered so they are unique across shards.
+    for df in model.rows_in_chunks(
+        stop - start, substream_seed(task.seed, task.k), task.conditions, SHARD_CHUNK_ROWS
+    ):
+        for m in id_cols:
+            df[m.name] = generate_ids(m, len(df), start=start + made).set_axis(df.index)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(fh, table.schema)
+        writer.write_table(table.cast(writer.schema))
+        made += len(df)
+    if writer is not None:
+        writer.close()
+    return made

@@ -1,0 +1,87 @@
+"""The tables wing as the registry sees it (kind "table")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganforge.core.protocols import Wing
+
+
+class TablesWing(Wing):
+    name = "tables"
+    unit = "rows"
+    shard_suffix = "parquet"
+
+    def load(self, run_dir: Path, device: str = "cpu") -> Any:
+        from ganforge.tables.model import load_table
+
+        return load_table(run_dir, device=device)
+
+    def register_cli(self, app: Any, train_app: Any) -> None:
+        from ganforge.tables.cli import register
+
+        register(app, train_app)
+
+    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
+        from ganforge.tables.cli import sample_cli
+
+        return sample_cli(run, out, options)
+
+    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
+                     out_console: Any) -> None:  # fmt: skip
+        from ganforge.tables.evaluate import evaluate_cli
+
+        evaluate_cli(run, options, out_console)
+
+    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
+        from ganforge.tables.report import summary_facts
+
+        return summary_facts(config)
+
+    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
+        from ganforge.tables.report import report_sections
+
+        return report_sections(run_dir, config, real)
+
+    def serve_info(self, model: Any) -> dict[str, Any]:
+        columns = []
+        for m in model.metadata.columns:
+            col: dict[str, Any] = {"name": m.name, "kind": m.kind}
+            if m.categories is not None:
+                col["categories"] = [str(v) for v in m.categories[:100]]
+            if m.kind == "numeric" and m.min is not None:
+                col["min"], col["max"] = m.min, m.max
+            columns.append(col)
+        return {
+            "usage": "makes table rows: use /rows",
+            "capabilities": ["rows"],
+            "columns": columns,
+            "training_rows": model.data_info.get("rows"),
+        }
+
+    def shard_default_n(self, model: Any) -> int:
+        return int(model.data_info.get("rows", 1000))
+
+    def shard_check(self, model: Any, options: dict[str, Any]) -> None:
+        from ganforge.errors import ConfigError
+
+        if options.get("klass") is not None:
+            raise ConfigError("--class is for image models; use --condition for tables")
+        model.check_conditions(options.get("conditions"))
+
+    def write_shard(self, task: Any, model: Any, fh: Any) -> int:
+        from ganforge.tables.sampling import write_parquet_shard
+
+        return write_parquet_shard(task, model, fh)
+
+    def finish_shard(self, path: Path, model: Any, count: int, task: Any) -> None:
+        from ganforge.safety.provenance import write_table_sidecar
+
+        write_table_sidecar(path, model, count, task.seed, task.conditions)
+
+    def shard_complete(self, path: Path) -> bool:
+        return path.with_name(path.name + ".provenance.json").is_file()
+
+
+WING = TablesWing()
