@@ -13,7 +13,7 @@ $(BIN)/ganforge: pyproject.toml
 	  echo "note: could not install dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[all,dev]"
 	@touch $@
 
 setup: $(BIN)/ganforge

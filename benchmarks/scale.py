@@ -39,12 +39,12 @@ def _adult_csv(work: Path) -> Path:
 def _rate(run_dir: Path, skip: int = 2) -> tuple[float, int]:
     """Examples/s over the logged windows after the first ``skip`` (each window: log_every steps)."""
     records = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    records = [r for r in records if "images_per_s" in r][skip:]
+    records = [r for r in records if "examples_per_s" in r][skip:]
     if not records:
         raise SystemExit(f"{run_dir}: too few logged steps to measure")
     # The mean of per-window rates, weighted by the steps each window covers, is examples / seconds.
     seconds = records[-1]["seconds"] - records[0]["seconds"]
-    examples = records[-1]["images_seen"] - records[0]["images_seen"]
+    examples = records[-1]["examples_seen"] - records[0]["examples_seen"]
     return examples / seconds, records[-1]["step"]
 
 

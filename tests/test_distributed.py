@@ -76,7 +76,7 @@ def test_a_two_rank_run_resumes_on_one_rank(tmp_path):
         assert relative_gap(resumed, straight, init, net) < 0.05, net
     metrics = [json.loads(ln) for ln in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2, 3, 4]
-    assert metrics[-1]["images_seen"] == 4 * 8
+    assert metrics[-1]["examples_seen"] == 4 * 8
 
 
 def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path):

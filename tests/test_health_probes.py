@@ -13,8 +13,9 @@ from ganforge import ImageGAN, TableGAN
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import coverage
 from ganforge.images.builtin import resolve_image_source
+from ganforge.images.codec import encode_images
 from ganforge.images.probe import IMAGE_COLLAPSE, image_features, image_probe
-from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, encode_images
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig
 from ganforge.tables.probe import TABLE_COLLAPSE
 
 

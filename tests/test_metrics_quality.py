@@ -313,7 +313,7 @@ def test_evaluate_refuses_what_it_cannot_compute(tmp_path) -> None:
 
 def test_table_evaluation_stores_the_dcr_result(tmp_path) -> None:
     from ganforge import TableGAN
-    from ganforge.images.evaluate import evaluate_table_run, table_summary
+    from ganforge.tables.evaluate import evaluate_table_run, table_summary
 
     people(400, 0).to_csv(tmp_path / "train.csv", index=False)
     people(200, 1).to_csv(tmp_path / "test.csv", index=False)

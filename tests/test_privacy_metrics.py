@@ -59,7 +59,7 @@ def dp_run(tmp_path_factory):
 
 
 def test_dp_model_with_small_epsilon_gives_membership_away_no_more_than_chance(dp_run):
-    from ganforge.images.evaluate import evaluate_table_run
+    from ganforge.tables.evaluate import evaluate_table_run
 
     result = evaluate_table_run(dp_run / "run", holdout=dp_run / "test.csv", privacy=True, sensitive="secret")
     p = result["privacy"]
@@ -73,8 +73,8 @@ def test_dp_model_with_small_epsilon_gives_membership_away_no_more_than_chance(d
 
 
 def test_report_has_a_privacy_section_with_plots(dp_run):
-    from ganforge.images.evaluate import evaluate_table_run
     from ganforge.reporting.report import write_report
+    from ganforge.tables.evaluate import evaluate_table_run
 
     if not (dp_run / "run" / "evaluation" / "privacy.json").exists():  # when run on its own
         evaluate_table_run(dp_run / "run", holdout=dp_run / "test.csv", privacy=True)

@@ -197,7 +197,7 @@ def test_table_report_compares_real_and_synthetic_and_shows_quality(table_run):
     assert len(embedded_images(parts["correlations"])) == 1
     assert "not computed yet" in parts["quality"]
 
-    from ganforge.images.evaluate import evaluate_table_run
+    from ganforge.tables.evaluate import evaluate_table_run
 
     result = evaluate_table_run(table_run)
     html = write_report(table_run).read_text()
@@ -239,7 +239,7 @@ def read_events(log_dir: Path):
 def test_training_writes_tensorboard_scalars_and_sample_grids(image_run, table_run):
     acc = read_events(image_run / "tensorboard")
     logged = [json.loads(ln) for ln in (image_run / "metrics.jsonl").read_text().splitlines()][:8]
-    assert {"loss/loss_g", "loss/loss_d", "gradient/grad_d", "progress/images_per_s"} <= set(
+    assert {"loss/loss_g", "loss/loss_d", "gradient/grad_d", "progress/examples_per_s"} <= set(
         acc.Tags()["scalars"]
     )
     scalars = acc.Scalars("loss/loss_g")

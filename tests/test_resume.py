@@ -49,7 +49,7 @@ def test_resume_after_clean_stop_equals_uninterrupted(uninterrupted, tmp_path):
     assert_same_weights(uninterrupted, run)
     # The augmentation probability really moved, so it was part of what had to be restored.
     state = json.loads((run / "checkpoint.json").read_text())["state"]
-    assert state["augment_p"] > 0 and state["images_seen"] == 60 * 16
+    assert state["augment_p"] > 0 and state["examples_seen"] == 60 * 16
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)), "the resumed log repeats or reorders steps"
 

@@ -88,7 +88,7 @@ def test_resume_continues_exactly(tmp_path):
 
 _BIG = """
 import resource, sys, numpy as np, torch
-from ganforge.img2img import load_img2img
+from ganforge.images.img2img.model import load_img2img
 model = load_img2img(sys.argv[1])
 image = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

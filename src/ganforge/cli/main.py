@@ -13,9 +13,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ganforge.cli.evaluate import evaluate
 from ganforge.cli.serve import serve
+from ganforge.cli.verify import verify
 from ganforge.core import registry
 from ganforge.engine.cli import DeviceOpt, console, out_console
 from ganforge.errors import GanforgeError
@@ -92,14 +94,33 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML report: curves, health events, samples, evaluation figures."""
+    from ganforge.core.extras import require
+
+    require("matplotlib", "report", "ganforge report")
     from ganforge.reporting.report import write_report
 
     path = write_report(run, out=out, real=real)
     out_console.print(f"wrote {path}  (open it in a browser)")
 
 
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", help="ONNX file to write (default: RUN/model.onnx).")
+    ] = None,
+) -> None:
+    """Export the generator to ONNX (dynamic batch; class input for conditional models), checked with
+    ONNX Runtime against PyTorch."""
+    from ganforge.engine import artifact
+
+    config = artifact.read_config(run)
+    out_console.print(registry.wing(config.get("kind")).export_onnx(run, onnx), markup=False, highlight=False)
+
+
 app.command()(evaluate)
 app.command()(serve)
+app.command()(verify)
 for _wing in registry.wings():
     _wing.register_cli(app, train_app)
 
@@ -118,7 +139,8 @@ def main() -> None:
         app(standalone_mode=True)
     except GanforgeError as e:
         where = f"(rank {rank}) " if rank else ""
-        Console(stderr=True).print(f"[bold red]error:[/] {where}{e}", highlight=False, soft_wrap=True)
+        message = escape(f"{where}{e}")  # a message's own [brackets] are text, not markup
+        Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except SystemExit as e:  # Click ends every command with SystemExit
         if e.code in (0, None):

@@ -55,6 +55,10 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve trained models over HTTP: JSON API, OpenAPI docs at /docs, and a web page at /."""
+    from ganforge.core.extras import require
+
+    for module in ("fastapi", "uvicorn"):
+        require(module, "serve", "ganforge serve")
     import uvicorn
 
     from ganforge.serve import ServeConfig, create_app, load_models

@@ -107,7 +107,7 @@ class Wing:
     """What the registry (core/registry.py) asks of a kind of data. A wing subclasses this in its own
     ``wing.py`` and overrides what its kind can do; the rest answers with one clear line."""
 
-    name = "wing"  # the wing's folder
+    name = "wing"  # what its models are called in messages ("images", "tables" ...)
     unit = "items"  # what one generated example is called ("images", "rows" ...)
 
     def unsupported(self, what: str) -> Exception:
@@ -148,6 +148,21 @@ class Wing:
     def serve_info(self, model: Any) -> dict[str, Any]:
         """What ``GET /api/models`` tells the page: ``capabilities`` (endpoints) and the model's facts."""
         raise self.unsupported("ganforge serve")
+
+    def export_onnx(self, run: Path, path: Path | None) -> str:
+        """``ganforge export``: write the run's generator as ONNX; return the line to print."""
+        raise self.unsupported("ONNX export")
+
+    # ganforge verify: the files this kind marks, found by suffix
+    verify_suffixes: tuple[str, ...] = ()
+
+    def marked_runs(self, root: Path) -> dict[str, str]:
+        """Watermark model id -> run directory, for this kind's runs at or below ``root``."""
+        return {}
+
+    def verify_file(self, path: Path, known: dict[str, str], named_runs: bool) -> tuple[str, int]:
+        """One line (Rich markup) about the mark in ``path`` and a status: 0 marked, 1 not, 2 unreadable."""
+        raise self.unsupported("ganforge verify")
 
     # sharded sampling (sampling/sharded.py)
     shard_suffix: str | None = None  # file suffix of one shard; None: this kind cannot be sharded

@@ -9,6 +9,7 @@ any point leaves the previous checkpoint usable.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from ganforge.core.config import read_json, write_json
-from ganforge.core.io import sha256_file
+from ganforge.core.io import atomic_write_bytes, sha256_file
 from ganforge.errors import CheckpointError
 
 CHECKPOINT_INDEX = "checkpoint.json"
@@ -37,17 +38,11 @@ def save_tensors_atomic(
     tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
 ) -> str:
     """Write tensors to ``path`` via temp file + fsync + rename; return the file's SHA-256."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     # safetensors refuses tensors that share memory or are non-contiguous views; store plain copies.
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    save_file(plain, str(tmp), metadata=metadata)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    digest = sha256_file(tmp)
-    tmp.replace(path)
-    _fsync_dir(path.parent)
-    return digest
+    data = save(plain, metadata=metadata)
+    atomic_write_bytes(path, data, fsync=True)
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_tensors_checked(path: Path, sha256: str | None, *, what: str) -> dict[str, torch.Tensor]:
@@ -101,7 +96,7 @@ def write_checkpoint(
     digest = save_tensors_atomic(tensors, run_dir / name)
     write_json(run_dir / CHECKPOINT_INDEX, {"file": name, "sha256": digest, "step": step, "state": state})
     _fsync_dir(run_dir)
-    for old in run_dir.glob("ckpt-*.safetensors*"):
+    for old in [*run_dir.glob("ckpt-*.safetensors*"), *run_dir.glob(".ckpt-*.tmp")]:  # and killed writes
         if old.name != name:
             old.unlink(missing_ok=True)
     return run_dir / name

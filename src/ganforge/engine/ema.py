@@ -6,11 +6,11 @@ import torch
 from torch import nn
 
 
-def ema_beta(batch_size: int, images_seen: int, halflife_images: float, rampup: float | None) -> float:
+def ema_beta(batch_size: int, examples_seen: int, halflife_images: float, rampup: float | None) -> float:
     """Decay per step for a half-life given in images; early on the half-life ramps up with images seen."""
     halflife = halflife_images
     if rampup:
-        halflife = min(halflife, images_seen * rampup)
+        halflife = min(halflife, examples_seen * rampup)
     if halflife <= 0:
         return 0.0
     return 0.5 ** (batch_size / halflife)

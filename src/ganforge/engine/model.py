@@ -47,6 +47,49 @@ class GANModel:
     def card(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> GANModel:
+        """The model rebuilt from a run's saved parameters, without networks (``train`` replaces the
+        saved training settings, for a resume). KeyError / TypeError mean an incomplete config."""
+        raise NotImplementedError
+
+    def network_recipe(self) -> Any:
+        """The recipe that builds this model's networks (to load saved weights into)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the one loading path
+    @classmethod
+    def rebuild(cls, run_dir: Path, config: dict[str, Any], train: dict[str, Any] | None = None) -> Any:
+        try:
+            model = cls.from_config(config, train)
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"{Path(run_dir) / artifact.CONFIG} is incomplete: {e}") from None
+        model.metrics = dict(config.get("metrics", {}))
+        return model
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> Any:
+        """A trained model from ``run_dir``, weights verified; tampered or corrupt files raise
+        CheckpointError."""
+        run_dir = Path(run_dir)
+        config = artifact.read_config(run_dir)
+        model = cls.rebuild(run_dir, config)
+        return artifact.attach_run(model, model.network_recipe(), run_dir, config, device)
+
+    @classmethod
+    def resume(
+        cls, run_dir: str | Path, steps: int | None = None, device: str | None = None,
+        minutes: float | None = None,
+    ) -> Any:  # fmt: skip
+        """The model configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``;
+        ``steps`` or ``minutes`` (total training time) may raise the target to train longer."""
+        run_dir = Path(run_dir)
+        config = artifact.read_config(run_dir)
+        train = artifact.resume_train_settings(config, run_dir, steps, device, minutes)
+        model = cls.rebuild(run_dir, config, train)
+        model.run_dir = run_dir
+        return model
+
     # ------------------------------------------------------------------ training
     def start_training(
         self, recipe: Any, source: Any, run_dir: Path | None, callbacks: list[Any], resume: bool

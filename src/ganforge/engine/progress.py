@@ -61,7 +61,7 @@ class ProgressCallback(Callback):
             return
         if "loss_d" not in record:
             return
-        info = f"step {trainer.step}  {record.get('images_per_s', 0):.0f} {self.unit}/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
+        info = f"step {trainer.step}  {record.get('examples_per_s', 0):.0f} {self.unit}/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
         if trainer.config.ada_target is not None:
             info += f"  p {trainer.augment_p:.2f}"
         if "fast_fid" in record:

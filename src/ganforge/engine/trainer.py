@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganforge.core.config import TrainConfig, to_json
+from ganforge.core.io import atomic_write_text
 from ganforge.core.losses import get_loss
 from ganforge.core.protocols import (
     BatchSource,
@@ -52,7 +53,7 @@ class FitResult:
     """How a call to :meth:`Trainer.fit` ended."""
 
     steps: int
-    images_seen: int
+    examples_seen: int
     seconds: float
     stopped_by: str  # "steps" | "time" | "interrupt" | "health" (| "privacy_budget", set by a caller)
 
@@ -136,7 +137,7 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
 
         self.step = 0
-        self.images_seen = 0
+        self.examples_seen = 0
         self.augment_p = config.augment_p
         self._ada_sum = 0.0
         self._ada_count = 0
@@ -295,8 +296,8 @@ class Trainer:
         stats = distributed.mean_stats(stats, self.device)  # every rank logs and judges the same figures
         n = self.config.batch_size  # the global batch
         self.step += 1
-        self.images_seen += n
-        beta = ema_beta(n, self.images_seen, self.ema_halflife_images, self.config.ema_rampup)
+        self.examples_seen += n
+        beta = ema_beta(n, self.examples_seen, self.ema_halflife_images, self.config.ema_rampup)
         update_ema(self.G_ema, self.G, beta)
         self._adapt_augment()
         stats["augment_p"] = self.augment_p
@@ -314,7 +315,7 @@ class Trainer:
             cb.on_fit_start(self)
         started, stopped_by = time.perf_counter(), "steps"
         seconds_before = self.train_seconds
-        window_start, window_images = time.perf_counter(), 0
+        window_start, window_examples = time.perf_counter(), 0
         with _deferred_interrupt() as interrupted:
             while self.step < self.config.steps:
                 if distributed.any_rank(interrupted(), self.device):  # every rank stops after the same step
@@ -324,15 +325,15 @@ class Trainer:
                     stopped_by = "health"
                     break
                 stats = self.train_step()
-                window_images += self.config.batch_size
+                window_examples += self.config.batch_size
                 if not all(math.isfinite(v) for v in stats.values()):
                     self._handle_nonfinite(stats)
                     continue
                 self.train_seconds = seconds_before + time.perf_counter() - started
                 if self.step % self.config.log_every == 0 or self.step == self.config.steps:
                     now = time.perf_counter()
-                    stats["images_per_s"] = window_images / max(now - window_start, 1e-9)
-                    window_start, window_images = now, 0
+                    stats["examples_per_s"] = window_examples / max(now - window_start, 1e-9)
+                    window_start, window_examples = now, 0
                     self._log(stats)
                 self.last_stats = stats
                 for cb in self.callbacks:
@@ -349,7 +350,7 @@ class Trainer:
         self.save_checkpoint()
         for cb in self.callbacks:
             cb.on_fit_end(self)
-        return FitResult(self.step, self.images_seen, self.train_seconds, stopped_by)
+        return FitResult(self.step, self.examples_seen, self.train_seconds, stopped_by)
 
     def _handle_nonfinite(self, stats: dict[str, float]) -> None:
         for cb in self.callbacks:
@@ -363,7 +364,7 @@ class Trainer:
         )
 
     def _log(self, stats: dict[str, float]) -> None:
-        record: dict[str, Any] = {"step": self.step, "images_seen": self.images_seen}
+        record: dict[str, Any] = {"step": self.step, "examples_seen": self.examples_seen}
         record["seconds"] = round(self.train_seconds, 3)
         record.update({k: round(v, 6) for k, v in stats.items()})
         self.log_record(record)
@@ -390,7 +391,7 @@ class Trainer:
         tensors["rng.torch"] = torch.get_rng_state()
         state = {
             "step": self.step,
-            "images_seen": self.images_seen,
+            "examples_seen": self.examples_seen,
             "augment_p": self.augment_p,
             "ada_sum": self._ada_sum,
             "ada_count": self._ada_count,
@@ -450,7 +451,10 @@ class Trainer:
             raise CheckpointError(
                 f"checkpoint in {self.run_dir} does not match this model: {first}"
             ) from None
-        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.step, self.examples_seen = (
+            int(state["step"]),
+            int(state.get("examples_seen", state.get("images_seen", 0))),
+        )  # older runs: examples_seen
         self.augment_p = float(state["augment_p"])
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
@@ -467,4 +471,4 @@ class Trainer:
         kept = [
             ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step
         ]
-        path.write_text("".join(ln + "\n" for ln in kept))
+        atomic_write_text(path, "".join(ln + "\n" for ln in kept))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -291,17 +290,14 @@ def _read_emoji_cache(path: Path) -> tuple[np.ndarray, list[str]] | None:
 
 def _write_emoji_cache(path: Path, images: np.ndarray, codes: list[str]) -> None:
     """Write atomically (temp file + rename) so a crash never leaves a half-written cache behind."""
-    tmp_name = None
+    from ganforge.core.io import atomic_file
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            np.savez_compressed(tmp, images=images, codes=np.array(codes, dtype=str))
-        os.replace(tmp_name, path)
+        with atomic_file(path) as fh:
+            np.savez_compressed(fh, images=images, codes=np.array(codes, dtype=str))
     except OSError:
-        # A read-only cache dir only costs a re-render next time; leave no temp file behind.
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+        pass  # a read-only cache dir only costs a re-render next time (atomic_file leaves no temp file)
 
 
 def _load_emoji(split: str, max_images: int | None) -> ImageDataset:

@@ -1,6 +1,6 @@
 """The images wing's commands: ``train images``, ``sample`` of an image run, ``interpolate``,
-``datasets``; ``verify``, ``export``, ``detect`` and ``train detector`` come from cli_safety.py and
-cli_export.py."""
+``datasets``; ``detect`` and ``train detector`` come from cli_export.py. (``verify`` and ``export`` are
+generic commands in cli/ that reach this wing through its hooks in wing.py.)"""
 
 from __future__ import annotations
 
@@ -27,49 +27,64 @@ from ganforge.engine.cli import (
 )
 from ganforge.errors import GanforgeError
 
+# options of `train images`
+DataOpt = Annotated[str, typer.Argument(help="Image folder (class sub-folders = labels) or built-in name.")]
+ResolutionOpt = Annotated[int, typer.Option(help="Image size: 16, 28, 32, 56, 64 or 128.")]
+StepsOpt = Annotated[int | None, typer.Option(help="Generator updates to train for.")]
+KimgOpt = Annotated[
+    float | None, typer.Option(help="Thousands of real images to show (alternative to --steps).")
+]
+PresetOpt = Annotated[str, typer.Option(help="default | small-data | r3gan | dcgan")]
+ArchOpt = Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")]
+WidthOpt = Annotated[int, typer.Option(help="Network width (channels at full resolution).")]
+CondOpt = Annotated[
+    bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")
+]
+ChannelsOpt = Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")]
+LrGOpt = Annotated[float | None, typer.Option(help="Generator learning rate (default: from the preset).")]
+LrDOpt = Annotated[
+    float | None, typer.Option(help="Discriminator learning rate (TTUR: may differ from G's).")
+]
+SpectralNormOpt = Annotated[bool, typer.Option(help="Spectral normalisation in the discriminator.")]
+SampleEveryOpt = Annotated[int, typer.Option(help="Steps between sample grids.")]
+MonitorEveryOpt = Annotated[int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")]
+StreamOpt = Annotated[
+    bool, typer.Option("--stream/--no-stream", help="Decode the folder batch by batch (any size).")
+]
+PrecisionOpt = Annotated[
+    str, typer.Option(help="fp32 | bf16 (autocast; for GPUs with bfloat16, docs/scaling.md).")
+]
+ChannelsLastOpt = Annotated[
+    bool, typer.Option("--channels-last", help="NHWC memory layout (faster convolutions on GPUs).")
+]
+
 
 def train_images(
-    data: Annotated[str, typer.Argument(help="Image folder (class sub-folders = labels) or built-in name.")],
+    data: DataOpt,
     out: OutOpt = None,
     resume: ResumeOpt = None,
-    resolution: Annotated[int, typer.Option(help="Image size: 16, 28, 32, 56, 64 or 128.")] = 32,
-    steps: Annotated[int | None, typer.Option(help="Generator updates to train for.")] = None,
-    kimg: Annotated[
-        float | None, typer.Option(help="Thousands of real images to show (alternative to --steps).")
-    ] = None,
+    resolution: ResolutionOpt = 32,
+    steps: StepsOpt = None,
+    kimg: KimgOpt = None,
     minutes: MinutesOpt = None,
     batch: BatchOpt = 64,
-    preset: Annotated[str, typer.Option(help="default | small-data | r3gan | dcgan")] = "default",
-    arch: Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")] = None,
-    width: Annotated[int, typer.Option(help="Network width (channels at full resolution).")] = 32,
-    cond: Annotated[
-        bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")
-    ] = True,
-    channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")] = None,
+    preset: PresetOpt = "default",
+    arch: ArchOpt = None,
+    width: WidthOpt = 32,
+    cond: CondOpt = True,
+    channels: ChannelsOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
-    lr_g: Annotated[
-        float | None, typer.Option(help="Generator learning rate (default: from the preset).")
-    ] = None,
-    lr_d: Annotated[
-        float | None, typer.Option(help="Discriminator learning rate (TTUR: may differ from G's).")
-    ] = None,
-    spectral_norm: Annotated[bool, typer.Option(help="Spectral normalisation in the discriminator.")] = False,
-    sample_every: Annotated[int, typer.Option(help="Steps between sample grids.")] = 500,
+    lr_g: LrGOpt = None,
+    lr_d: LrDOpt = None,
+    spectral_norm: SpectralNormOpt = False,
+    sample_every: SampleEveryOpt = 500,
     checkpoint_every: CheckpointEveryOpt = 500,
-    monitor_every: Annotated[
-        int, typer.Option(help="Steps between fast feature-distance checks (0 = off).")
-    ] = 0,
+    monitor_every: MonitorEveryOpt = 0,
     on_problem: OnProblemOpt = "recover",
-    stream: Annotated[
-        bool, typer.Option("--stream/--no-stream", help="Decode the folder batch by batch (any size).")
-    ] = False,
-    precision: Annotated[
-        str, typer.Option(help="fp32 | bf16 (autocast; for GPUs with bfloat16, docs/scaling.md).")
-    ] = "fp32",
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="NHWC memory layout (faster convolutions on GPUs).")
-    ] = False,
+    stream: StreamOpt = False,
+    precision: PrecisionOpt = "fp32",
+    channels_last: ChannelsLastOpt = False,
 ) -> None:
     """Train an image GAN; Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.engine.progress import ProgressCallback
@@ -87,8 +102,7 @@ def train_images(
             resolution=resolution, conditional=cond, preset_name=preset, arch=arch, steps=steps or 2000,
             batch_size=batch, seed=seed, device=device, width=width, channels=channels,
             max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every,
-            spectral_norm=spectral_norm, precision=precision, channels_last=channels_last,
-            **{k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None},
+            spectral_norm=spectral_norm, precision=precision, channels_last=channels_last, lr_g=lr_g, lr_d=lr_d,
         )  # fmt: skip
     console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")
     gan.fit(data, out=run_dir, resume=resume is not None, callbacks=progress_callbacks(ProgressCallback(console)),
@@ -159,10 +173,8 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Mount the images wing's commands."""
     from ganforge.images.cli_export import register as register_export
-    from ganforge.images.cli_safety import verify
 
     train_app.command("images")(train_images)
     app.command()(interpolate)
     app.command()(datasets)
-    app.command()(verify)
     register_export(app, train_app)

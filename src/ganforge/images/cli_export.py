@@ -15,26 +15,18 @@ out_console = Console(soft_wrap=True)
 DEFAULT_DETECTOR = Path("runs/detector")
 
 
-def export(
-    run: Annotated[Path, typer.Argument(help="Run directory of an image model.")],
-    onnx: Annotated[
-        Path | None, typer.Option("--onnx", help="ONNX file to write (default: RUN/model.onnx).")
-    ] = None,
-) -> None:
-    """Export the generator to ONNX (dynamic batch; class input for conditional models), checked with
-    ONNX Runtime against PyTorch."""
+def export_message(run: Path, onnx: Path | None) -> str:
+    """``ganforge export`` of an image run: the ONNX file, checked against PyTorch; the line to print."""
     from ganforge.images.export import OnnxGenerator, export_onnx
 
     path = export_onnx(run, onnx)
     gen = OnnxGenerator(path)
     rc = gen.recipe_config
     classes = f"{rc.num_classes} classes (input c: int64 [batch])" if rc.num_classes else "unconditional"
-    out_console.print(
+    return (
         f"wrote {path}: z float32 [batch, {rc.z_dim}] -> images float32 [batch, {rc.channels}, "
         f"{rc.resolution}, {rc.resolution}] in [-1, 1]; {classes}; model id {gen.model_id}; "
-        "checked with ONNX Runtime (max difference <= 1e-4)",
-        markup=False,
-        highlight=False,
+        "checked with ONNX Runtime (max difference <= 1e-4)"
     )
 
 
@@ -103,8 +95,7 @@ def train_detector(
 
 
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
-    """Add ``export``, ``detect`` and ``train detector`` to the command line."""
-    app.command()(export)
+    """Add ``detect`` and ``train detector`` to the command line."""
     app.command()(detect)
     train_app.command("detector")(train_detector)
 

@@ -1,8 +1,5 @@
-"""``ganforge verify``: is the ganforge watermark in these images, and which model made them?
-
-Exit status: 0 when every image carries the mark, 1 when at least one does not (or the command itself
-was misused), 2 when at least one file could not be read as an image.
-"""
+"""The images wing's part of ``ganforge verify`` (is the mark in this image, which run made it?), the
+writing of generated images (files, grids, tar shards), each PNG labelled as synthetic."""
 
 from __future__ import annotations
 
@@ -10,19 +7,14 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 from PIL import Image
-from rich.console import Console
 from rich.markup import escape
 
 from ganforge.core.io import substream_seed
 from ganforge.errors import GanforgeError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-out_console = Console(highlight=False, soft_wrap=True)
 
 
 def find_runs(root: Path, depth: int = 3) -> dict[str, str]:
@@ -74,54 +66,25 @@ def write_images(images: np.ndarray, out: Path, grid: bool, model_id: str | None
     return out
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            out.append(p)
-    return out
-
-
-def verify(
-    images: Annotated[list[Path], typer.Argument(help="Image files (or folders of images) to check.")],
-    runs: Annotated[
-        Path | None, typer.Option(help="Folder of run directories: name the run a found mark belongs to.")
-    ] = None,
-) -> None:
-    """Check images for the ganforge watermark and synthetic label: one line per image.
-
-    Exit status: 0 every image is marked, 1 at least one is not, 2 a file is not a readable image.
-    """
+def verify_file(path: Path, known: dict[str, str], named_runs: bool) -> tuple[str, int]:
+    """``ganforge verify`` of one image: its line and status (0 marked, 1 not, 2 not a readable image)."""
     from ganforge.errors import DataError
     from ganforge.images.watermark import verify as verify_image
 
-    known = find_runs(runs) if runs is not None else {}
-    files = _expand(images)
-    if not files:
-        raise GanforgeError("no images to check")
-    status = 0
-    for path in files:
-        name = escape(str(path))
-        try:
-            result = verify_image(path, runs=known)
-        except DataError as e:
-            out_console.print(f"{name}: [red]error[/]: {escape(str(e).removeprefix(f'{path}: '))}")
-            status = 2
-            continue
-        label = "labelled synthetic" if result.label_present else "no synthetic label"
-        if result.found:
-            where = f", run {escape(result.run)}" if result.run else (", run unknown" if runs else "")
-            acc = f"{result.bit_accuracy:.2f}" if result.bit_accuracy is not None else "-"
-            out_console.print(
-                f"{name}: [green]watermark found[/]: model {result.model_id}{where} "
-                f"(bit accuracy {acc}, {result.how}); {label}"
-            )
-        else:
-            out_console.print(f"{name}: [yellow]no watermark found[/]; {label}")
-            status = max(status, 1)
-    raise typer.Exit(status)
+    name = escape(str(path))
+    try:
+        result = verify_image(path, runs=known)
+    except DataError as e:
+        return f"{name}: [red]error[/]: {escape(str(e).removeprefix(f'{path}: '))}", 2
+    label = "labelled synthetic" if result.label_present else "no synthetic label"
+    if not result.found:
+        return f"{name}: [yellow]no watermark found[/]; {label}", 1
+    where = f", run {escape(result.run)}" if result.run else (", run unknown" if named_runs else "")
+    acc = f"{result.bit_accuracy:.2f}" if result.bit_accuracy is not None else "-"
+    return (
+        f"{name}: [green]watermark found[/]: model {result.model_id}{where} (bit accuracy {acc}, {result.how}); {label}",
+        0,
+    )
 
 
 SHARD_IMAGE_CHUNK = 256  # images generated per call in a shard; each chunk has its own seed

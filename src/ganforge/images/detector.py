@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from ganforge.core.io import atomic_write_json
 from ganforge.errors import CheckpointError, ConfigError, DataError
 
 WEIGHTS = "detector.safetensors"
@@ -172,7 +173,7 @@ class Detector:
                        "intercept": np.array([self.intercept])}  # fmt: skip
             save_file(tensors, str(out / WEIGHTS), metadata={"format": "ganforge-detector"})
             body = {"kind": "detector", "config": asdict(self.config), "info": self.info}
-            (out / CONFIG).write_text(json.dumps(body, indent=2) + "\n")
+            atomic_write_json(out / CONFIG, body)
         except OSError as e:
             raise ConfigError(f"cannot write the detector to {out}: {e.strerror or e}") from None
         return out

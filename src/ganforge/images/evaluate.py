@@ -1,9 +1,9 @@
-"""``ganforge evaluate``: how good, how varied and how original a run's samples are, recorded in the run.
+"""``ganforge evaluate`` of an image run: how good, how varied and how original its samples are,
+recorded in the run.
 
-Images: FID/KID, precision/recall/density/coverage and per-class FID/KID in one feature space,
-memorisation (each sample's nearest training image against a real baseline) and, on request, the
-augmentation utility of class-conditional samples. Tables: quality, ML efficacy, detection, copies,
-out-of-range values and DCR memorisation. Figures go to config.json (``metrics``) and card.md; the
+FID/KID, precision/recall/density/coverage and per-class FID/KID in one feature space, memorisation
+(each sample's nearest training image against a real baseline) and, on request, the augmentation
+utility of class-conditional samples. Figures go to config.json (``metrics``) and card.md; the
 memorisation panel and details to ``RUN/evaluation/``. docs/evaluation.md explains every figure.
 """
 
@@ -125,10 +125,6 @@ def evaluate_run(
     Returns the FID/KID figures with "prdc" and "per_class" entries, plus "memorisation" and
     "augment_utility" when computed.
     """
-    from ganforge.metrics.features import get_extractor
-    from ganforge.metrics.fid import FeatureStats, cached_stats, images_key, stats_cache_dir, stats_distance
-    from ganforge.metrics.prdc import prdc as prdc_metrics
-
     _check_image_options(n, split, prdc, per_class_n, memorisation_space, memorisation_n)
     gan = load(run)
     k = gan.recipe_config.num_classes
@@ -137,30 +133,14 @@ def evaluate_run(
         raise ConfigError(f"{what} needs a class-conditional model; {run} is unconditional")
     real = reference_images(gan, ref, split, n)
     train, skipped = _training_data_for(gan, memorisation, augment_utility)
-    want_per_class = per_class if per_class is not None else bool(k)
-    if want_per_class and not has_model_classes(real, gan):
-        if per_class:
-            raise DataError(f"the reference images ({real.source}) are not labelled with the model's classes")
-        want_per_class = False
+    want_per_class = _want_per_class(gan, real, per_class)
     # Conditional models: every class equally often, so each class has ~n/k samples for per-class figures.
     labels = np.random.default_rng(seed).permutation(np.arange(n) % k) if k else None
     fake = gan.sample(n, labels=labels.tolist() if labels is not None else None, seed=seed)
-    ext = get_extractor(extractor)
-    # Reference features are cached by content, so any run compared with the same images reuses them.
-    cache = stats_cache_dir() / f"images-{images_key(real.images, ext.name)}.npz"
+    evals = gan.metrics.setdefault("evaluations", {})
     with Progress(console=console or Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"{extractor} features", total=len(real.images) + len(fake))
-        advance = lambda j: progress.advance(task, j)  # noqa: E731
-        real_stats = cached_stats(real.images, ext, cache, advance)
-        fake_stats = FeatureStats.from_features(ext(fake, progress=advance), ext.name, keep=True)
-        result = rounded(stats_distance(real_stats, fake_stats))
-        result |= {"reference": real.source, "split": split, "seed": seed}
-        if prdc:
-            result["prdc"] = rounded(prdc_metrics(real_stats.features, fake_stats.features))
-        if want_per_class:
-            per_class_args = (real_stats.features, fake_stats.features, labels, per_class_n, ext, seed)
-            result["per_class"] = _per_class(gan, real, *per_class_args, advance)
-        evals = gan.metrics.setdefault("evaluations", {})
+        result = _feature_figures(gan, real, fake, labels, extractor, prdc, want_per_class, per_class_n,
+                                  seed, progress) | {"reference": real.source, "split": split, "seed": seed}  # fmt: skip
         evals[extractor] = dict(result)
         if memorisation and train is not None:
             result["memorisation"] = image_memorisation(
@@ -177,6 +157,42 @@ def evaluate_run(
     gan.metrics["evaluation"] = image_summary(evals[extractor], evals, n)
     artifact.update_config(run, metrics=gan.metrics)
     gan.write_card(Path(run))
+    return result
+
+
+def _want_per_class(gan: Any, real: ImageDataset, per_class: bool | None) -> bool:
+    """Per-class figures: asked for, or by default when the model is conditional and the reference
+    images carry its classes (asked for on unlabelled references is an error)."""
+    want = per_class if per_class is not None else bool(gan.recipe_config.num_classes)
+    if want and not has_model_classes(real, gan):
+        if per_class:
+            raise DataError(f"the reference images ({real.source}) are not labelled with the model's classes")
+        return False
+    return want
+
+
+def _feature_figures(
+    gan: Any, real: ImageDataset, fake: np.ndarray, labels: np.ndarray | None, extractor: str, prdc: bool,
+    per_class: bool, per_class_n: int | None, seed: int, progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    """FID/KID (and PRDC, per-class figures) of ``fake`` against ``real`` in one feature space."""
+    from ganforge.metrics.features import get_extractor
+    from ganforge.metrics.fid import FeatureStats, cached_stats, images_key, stats_cache_dir, stats_distance
+    from ganforge.metrics.prdc import prdc as prdc_metrics
+
+    ext = get_extractor(extractor)
+    # Reference features are cached by content, so any run compared with the same images reuses them.
+    cache = stats_cache_dir() / f"images-{images_key(real.images, ext.name)}.npz"
+    task = progress.add_task(f"{extractor} features", total=len(real.images) + len(fake))
+    advance = lambda j: progress.advance(task, j)  # noqa: E731
+    real_stats = cached_stats(real.images, ext, cache, advance)
+    fake_stats = FeatureStats.from_features(ext(fake, progress=advance), ext.name, keep=True)
+    result = rounded(stats_distance(real_stats, fake_stats))
+    if prdc:
+        result["prdc"] = rounded(prdc_metrics(real_stats.features, fake_stats.features))
+    if per_class:
+        per_class_args = (real_stats.features, fake_stats.features, labels, per_class_n, ext, seed)
+        result["per_class"] = _per_class(gan, real, *per_class_args, advance)
     return result
 
 

@@ -29,6 +29,7 @@ from torch import nn
 
 from ganforge._version import __version__
 from ganforge.core.config import from_dict
+from ganforge.core.io import atomic_file
 from ganforge.engine import artifact
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 
@@ -86,6 +87,10 @@ def export_generator(
 ) -> Path:
     """Export any image generator built by the image recipe for ``recipe_config`` (an
     ``ImageRecipeConfig``) to ``path``, with the metadata ``OnnxGenerator`` reads."""
+    from ganforge.core.extras import require
+
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        require(module, "export", "ONNX export")
     import onnx
 
     path = Path(path)
@@ -110,18 +115,16 @@ def export_generator(
     proto.doc_string = f"ganforge image generator: {rc.resolution}x{rc.resolution}x{rc.channels}, " + (
         f"{rc.num_classes} classes" if conditional else "unconditional"
     )
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save_model(proto, str(tmp))
-        if check:
-            onnx.checker.check_model(str(tmp))
-            _compare(module, OnnxGenerator(tmp), rc.z_dim, rc.num_classes)
-        tmp.replace(path)  # only a checked file takes the final name
+        with atomic_file(path) as fh:  # only a checked file takes the final name
+            fh.write(proto.SerializeToString())
+            fh.flush()
+            if check:
+                onnx.checker.check_model(fh.name)
+                _compare(module, OnnxGenerator(fh.name), rc.z_dim, rc.num_classes)
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -168,6 +171,9 @@ class OnnxGenerator:
     """
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        from ganforge.core.extras import require
+
+        require("onnxruntime", "export", "The ONNX engine")
         import onnxruntime as ort
 
         path = Path(path)

@@ -16,11 +16,12 @@ from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import HealthConfig, HealthMonitor
 from ganforge.engine.model import GANModel
-from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.errors import ConfigError, DataError
+from ganforge.images.codec import decode_images
 from ganforge.images.data import ImageDataset, to_pil
 from ganforge.images.monitor import FeatureDistanceMonitor, SampleGrid
 from ganforge.images.probe import IMAGE_COLLAPSE, image_probe
-from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource, decode_images, preset
+from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource, preset
 from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.safety.payload import saved_model_id
 
@@ -45,18 +46,26 @@ class ImageGAN(GANModel):
         max_seconds: float | None = None,
         channels: int | None = None,
         spectral_norm: bool = False,
-        **train_overrides: Any,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        checkpoint_every: int = 500,
+        log_every: int = 10,
+        precision: str = "fp32",
+        channels_last: bool = False,
     ) -> None:
+        """``preset_name`` sets the loss, regularisation, augmentation and learning rates (``lr_g`` /
+        ``lr_d`` override its rates); the other keywords are the model's own. All are validated here."""
         distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
         settings = preset(preset_name)
         arch = arch or settings.pop("arch")
         settings.pop("arch", None)
-        settings.update(train_overrides)
+        settings |= {k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None}
         self.preset_name, self.conditional, self.channels = preset_name, conditional, channels
         self.train_config = from_dict(
             TrainConfig,
             {**settings, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": max_seconds},
+             "max_seconds": max_seconds, "checkpoint_every": checkpoint_every, "log_every": log_every,
+             "precision": precision, "channels_last": channels_last},
             what="training",
         )  # fmt: skip
         # Validated now, completed (channels, classes) when the data is seen.
@@ -97,12 +106,30 @@ class ImageGAN(GANModel):
         "recover" (roll back and adjust), "stop", "warn" or "off". ``stream``: decode a folder batch by
         batch instead of loading it whole (docs/large-data.md); a streamed run resumes streamed.
         """
+        stream = stream or (resume and out is not None and artifact.was_streamed(Path(out)))
+        ds = self._open(data, stream)
+        source, reals = self._adopt(ds, data)
+        run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
+        if resume:
+            self.check_resumable(run_dir, self.data_info["fingerprint"], what="data")
+        recipe = ImageRecipe(self.recipe_config)
+        cbs = list(callbacks or []) + self._callbacks(
+            recipe, reals, run_dir, sample_every, monitor_every, health
+        )
+        trainer = self.start_training(recipe, source, run_dir, cbs, resume)
+        result = trainer.fit(resume=resume)
+        self.finish_training(trainer, result, images_seen=result.examples_seen,
+                             final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()})  # fmt: skip
+        if run_dir is not None and distributed.is_main():
+            self.save(run_dir)
+        return self
+
+    def _open(self, data: str | Path | ImageDataset, stream: bool) -> Any:
+        """The dataset to train on: in memory, or a folder decoded batch by batch with ``stream``."""
         from ganforge.images.builtin import resolve_image_source
         from ganforge.images.stream import StreamingImageFolder
 
-        rc = self.recipe_config
-        stream = stream or (resume and out is not None and artifact.was_streamed(Path(out)))
-        ds: ImageDataset | StreamingImageFolder
+        res = self.recipe_config.resolution
         if isinstance(data, ImageDataset):
             if stream:
                 raise ConfigError(
@@ -112,11 +139,18 @@ class ImageGAN(GANModel):
         elif stream:
             if not Path(data).is_dir():
                 raise ConfigError(f"--stream reads a folder of images; {data} is not a folder")
-            ds = StreamingImageFolder(data, rc.resolution, channels=self.channels)
+            ds = StreamingImageFolder(data, res, channels=self.channels)
         else:
-            ds = resolve_image_source(data, rc.resolution, channels=self.channels)
-        if ds.resolution != rc.resolution:
-            raise DataError(f"dataset images are {ds.resolution} px but the model is {rc.resolution} px")
+            ds = resolve_image_source(data, res, channels=self.channels)
+        if ds.resolution != res:
+            raise DataError(f"dataset images are {ds.resolution} px but the model is {res} px")
+        return ds
+
+    def _adopt(self, ds: Any, data: Any) -> tuple[Any, np.ndarray]:
+        """Complete the recipe (channels, classes) and data_info from ``ds``; returns the BatchSource and
+        real images for the probe and the monitor."""
+        from ganforge.images.stream import StreamingImageFolder
+
         conditional = self.conditional and ds.labels is not None and ds.num_classes >= 2
         if self.conditional and not conditional:
             raise DataError(
@@ -124,26 +158,26 @@ class ImageGAN(GANModel):
                 "(use --no-cond)"
             )
         self.recipe_config = replace(
-            rc, channels=ds.channels, num_classes=ds.num_classes if conditional else 0,
+            self.recipe_config, channels=ds.channels, num_classes=ds.num_classes if conditional else 0,
             class_names=tuple(ds.class_names) if conditional else (),
         )  # fmt: skip
         streamed = isinstance(ds, StreamingImageFolder)  # it holds a file index, not pixels
-        reals = ds.sample_images(512, seed=0) if streamed else ds.images  # for the probe and the monitor
         fp = ds.fingerprint if streamed else fingerprint([ds.images, ds.labels])
         self.data_info = {"source": ds.source, "images": len(ds), "fingerprint": fp}
         if streamed:
             self.data_info["stream"] = True  # a resume re-opens the folder streamed
         if not isinstance(data, ImageDataset):  # how to find the data again (evaluate, resume)
             self.data_info["spec"] = str(data) if not Path(data).exists() else str(Path(data).resolve())
-        run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
-        if resume:
-            self.check_resumable(run_dir, fp, what="data")
-        recipe = ImageRecipe(self.recipe_config)
         if streamed:
-            source = ds if conditional else ds.unlabelled()
-        else:
-            source = ImageSource(ds.images, ds.labels if conditional else None)
-        cbs = list(callbacks or [])
+            return (ds if conditional else ds.unlabelled()), ds.sample_images(512, seed=0)
+        return ImageSource(ds.images, ds.labels if conditional else None), ds.images
+
+    def _callbacks(
+        self, recipe: ImageRecipe, reals: np.ndarray, run_dir: Path | None, sample_every: int,
+        monitor_every: int, health: str,
+    ) -> list[Callback]:  # fmt: skip
+        """Sample grids and TensorBoard (with a run directory), the feature monitor, the health monitor."""
+        cbs: list[Callback] = []
         main = distributed.is_main()  # under torchrun only rank 0 writes files
         if run_dir is not None and main:
             cbs.append(
@@ -155,13 +189,7 @@ class ImageGAN(GANModel):
         if health != "off":
             probe = image_probe(recipe, reals, self.recipe_config.num_classes)
             cbs.append(HealthMonitor(HealthConfig(on_problem=health, **IMAGE_COLLAPSE), *probe))
-        trainer = self.start_training(recipe, source, run_dir, cbs, resume)
-        result = trainer.fit(resume=resume)
-        self.finish_training(trainer, result, images_seen=result.images_seen,
-                             final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()})  # fmt: skip
-        if run_dir is not None and main:
-            self.save(run_dir)
-        return self
+        return cbs
 
     def _grid_fn(self) -> Any:
         rc = self.recipe_config
@@ -177,7 +205,7 @@ class ImageGAN(GANModel):
     def _generate(self, generator: torch.nn.Module, n: int, labels: Any, seed: int | None) -> np.ndarray:
         rc = self.recipe_config
         rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
-        c = self._labels(n, labels, rng)
+        c = self.labels_for(n, labels, rng)
         out = []
         for start in range(0, n, 256):
             z = torch.randn(min(256, n - start), rc.z_dim, generator=rng).to(self.device)
@@ -187,7 +215,8 @@ class ImageGAN(GANModel):
             np.concatenate(out) if out else np.zeros((0, rc.resolution, rc.resolution, rc.channels), np.uint8)
         )
 
-    def _labels(self, n: int, labels: Any, rng: torch.Generator) -> torch.Tensor | None:
+    def labels_for(self, n: int, labels: Any, rng: torch.Generator) -> torch.Tensor | None:
+        """Class labels for ``n`` images: drawn from ``rng`` (conditional models) or checked."""
         k = self.recipe_config.num_classes
         if labels is None:
             return torch.randint(k, (n,), generator=rng) if k else None
@@ -239,7 +268,7 @@ class ImageGAN(GANModel):
         t = torch.linspace(0, 1, steps + 1)[:-1].view(-1, 1)
         frames = [slerp(keys[i], keys[(i + 1) % points], t) for i in range(points)]
         z = torch.cat(frames).to(self.device)
-        c = self._labels(len(z), label if label is not None else (0 if rc.num_classes else None), rng)
+        c = self.labels_for(len(z), label if label is not None else (0 if rc.num_classes else None), rng)
         with torch.no_grad():
             images = decode_images(self.G_ema.eval()(z, c.to(self.device) if c is not None else None))
         if watermark:
@@ -262,6 +291,20 @@ class ImageGAN(GANModel):
 
     def card(self) -> dict[str, Any]:
         return _card(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> ImageGAN:
+        gan = cls.__new__(cls)
+        gan._init_state()
+        gan.recipe_config = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
+        gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
+        gan.preset_name = config.get("preset", "default")
+        gan.conditional, gan.channels = gan.recipe_config.num_classes > 0, gan.recipe_config.channels
+        gan._model_id = saved_model_id(config)
+        return gan
+
+    def network_recipe(self) -> ImageRecipe:
+        return ImageRecipe(self.recipe_config)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -290,45 +333,11 @@ def _card(gan: ImageGAN) -> dict[str, Any]:
 
 def load_image(run_dir: str | Path, device: str = "cpu") -> ImageGAN:
     """Load a trained image model; tampered or corrupt files raise CheckpointError."""
-    run_dir = Path(run_dir)
-    config = artifact.read_config(run_dir)
-    try:
-        rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
-        tc = from_dict(TrainConfig, config["train"], what="training")
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
-    gan = ImageGAN.__new__(ImageGAN)
-    gan.preset_name, gan.conditional, gan.channels = (
-        config.get("preset", "default"),
-        rc.num_classes > 0,
-        rc.channels,
-    )
-    gan.train_config, gan.recipe_config = tc, rc
-    gan._model_id = saved_model_id(config)
-    return artifact.attach_run(gan, ImageRecipe(rc), run_dir, config, device)
+    return ImageGAN.load(run_dir, device=device)
 
 
 def resume_model(
     run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
 ) -> ImageGAN:
-    """An ImageGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``.
-
-    ``steps`` or ``minutes`` (total training time) may raise the target to train longer; everything else
-    comes from the saved config.
-    """
-    config = artifact.read_config(Path(run_dir))
-    train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
-    gan = ImageGAN.__new__(ImageGAN)
-    gan.train_config = from_dict(TrainConfig, train, what="training")
-    rc = from_dict(ImageRecipeConfig, config["recipe"], what="recipe")
-    gan.recipe_config = rc
-    gan.preset_name, gan.conditional, gan.channels = (
-        config.get("preset", "default"),
-        rc.num_classes > 0,
-        rc.channels,
-    )
-    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
-    gan._model_id = saved_model_id(config)
-    gan.G = gan.D = gan.G_ema = None
-    gan.device = torch.device("cpu")
-    return gan
+    """An ImageGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
+    return ImageGAN.resume(run_dir, steps=steps, device=device, minutes=minutes)

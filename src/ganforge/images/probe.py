@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.engine.health import fixed_noise_sampler
-from ganforge.images.recipe import encode_images
+from ganforge.images.codec import encode_images
 
 SampleFn = Callable[[nn.Module], torch.Tensor]
 IMAGE_FEATURE_SIZE = 8

@@ -11,6 +11,7 @@ from torch import nn
 
 from ganforge.core.augment import diff_augment
 from ganforge.errors import ConfigError
+from ganforge.images.codec import encode_images
 from ganforge.images.nets.common import resolution_ladder
 from ganforge.images.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.images.nets.resnet import ResNetDiscriminator, ResNetGenerator
@@ -123,17 +124,6 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def encode_images(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def decode_images(x: torch.Tensor) -> np.ndarray:
-    """float (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), clipping what falls outside."""
-    x = (x.detach().float().cpu() + 1.0) * 127.5
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-
-
 class ImageSource:
     """BatchSource over an in-memory uint8 image array (+ optional integer labels)."""
 
@@ -146,5 +136,5 @@ class ImageSource:
 
     def get(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         # (N, H, W, C) permuted to (N, C, H, W) is already channels_last in memory.
-        x = self.images[indices].float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
+        x = encode_images(self.images[indices])
         return x, (self.labels[indices] if self.labels is not None else None)

@@ -185,8 +185,9 @@ class StreamingImageFolder:
         import torch  # the one place this module meets torch: the engine's protocol asks for tensors
 
         images, labels = self.read(indices.cpu().numpy() if hasattr(indices, "cpu") else indices)
-        x = torch.from_numpy(images).float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
-        return x, (torch.from_numpy(labels) if labels is not None else None)
+        from ganforge.images.codec import encode_images
+
+        return encode_images(images), (torch.from_numpy(labels) if labels is not None else None)
 
     def sample_images(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` (at most all) distinct random images, decoded: what health probes and monitors compare with."""

@@ -56,6 +56,23 @@ class ImagesWing(Wing):
                 "channels": rc.channels, "conditional": rc.num_classes > 0, "classes": classes,
                 "z_dim": rc.z_dim}  # fmt: skip
 
+    def export_onnx(self, run: Path, path: Path | None) -> str:
+        from ganforge.images.cli_export import export_message
+
+        return export_message(run, path)
+
+    verify_suffixes = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+
+    def marked_runs(self, root: Path) -> dict[str, str]:
+        from ganforge.images.cli_safety import find_runs
+
+        return find_runs(root)
+
+    def verify_file(self, path: Path, known: dict[str, str], named_runs: bool) -> tuple[str, int]:
+        from ganforge.images.cli_safety import verify_file
+
+        return verify_file(path, known, named_runs)
+
     def shard_check(self, model: Any, options: dict[str, Any]) -> None:
         from ganforge.errors import ConfigError
 

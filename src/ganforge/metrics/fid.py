@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ganforge.core.io import atomic_file
 from ganforge.errors import ConfigError, DataError
 from ganforge.metrics.features import FeatureExtractor, ProgressFn, check_images, get_extractor
 
@@ -48,14 +48,8 @@ class FeatureStats:
         arrays = {"mu": self.mu, "sigma": self.sigma, "n": np.int64(self.n), "extractor": self.extractor}
         if self.features is not None:
             arrays["features"] = self.features
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, key=key, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_file(path) as f:
+            np.savez(f, key=key, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureStats:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.core import registry
+from ganforge.core.io import atomic_write_text
 from ganforge.engine import artifact
 from ganforge.errors import ConfigError
 from ganforge.reporting.html import esc, figure, figures, fmt, kv_table, not_computed, note, page, table
@@ -51,9 +52,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, real: str |
                 sections)  # fmt: skip
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(path)
+        atomic_write_text(path, html)
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
     return path
@@ -73,7 +72,7 @@ def run_facts(config: dict[str, Any], log: RunLog) -> dict[str, Any]:
         "loss": train.get("loss"),
         "batch size": train.get("batch_size"),
         "steps": f"{fmt(metrics.get('steps', last.get('step')))} of {fmt(train.get('steps'))}",
-        f"{wing.unit} seen": metrics.get("rows_seen", metrics.get("images_seen", last.get("images_seen"))),
+        f"{wing.unit} seen": metrics.get(f"{wing.unit}_seen", last.get("examples_seen")),
         "training time": f"{fmt(metrics.get('train_seconds', last.get('seconds')))} s",
         "stopped by": metrics.get("stopped_by", "not finished (or still running)"),
     }

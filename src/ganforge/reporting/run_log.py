@@ -23,10 +23,14 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gradient", ("grad_",)),
     ("discriminator", ("d_real", "d_fake")),
     ("regulariser", ("r1", "r2", "penalty_")),
-    ("progress", ("images_per_s", "augment_p", "images_seen", "seconds")),
+    ("progress", ("examples_per_s", "augment_p", "examples_seen", "seconds")),
 )
 GROUPS = tuple(g for g, _ in _GROUPS) + ("other",)
-CLOCKS = ("images_seen", "seconds")  # grow with every step: the x-axis of a run, not a figure of it
+CLOCKS = ("examples_seen", "seconds")
+RENAMED = {
+    "images_seen": "examples_seen",
+    "images_per_s": "examples_per_s",
+}  # grow with every step: the x-axis of a run, not a figure of it
 
 
 @dataclass
@@ -49,6 +53,9 @@ def read_log(run_dir: Path) -> RunLog:
             continue
         if not isinstance(record, dict) or "step" not in record:
             continue
+        for old, new in RENAMED.items():  # logs written before the engine counted examples
+            if old in record:
+                record.setdefault(new, record.pop(old))
         (log.events if "event" in record else log.records).append(record)
     return log
 

@@ -48,7 +48,7 @@ class TensorBoardLogger(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            warnings.warn("TensorBoard logging is off: pip install tensorboard", stacklevel=2)
+            warnings.warn("TensorBoard logging is off: pip install 'ganforge[report]'", stacklevel=2)
             self.disabled = True
             return None
         # A resumed run drops log lines after its checkpoint; purge_step hides those steps here too.

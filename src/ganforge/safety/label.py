@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from ganforge.core.io import atomic_write_bytes
 from ganforge.errors import DataError
 from ganforge.safety.payload import check_model_id
 
@@ -54,5 +55,5 @@ def png_bytes(image: np.ndarray, model_id: str) -> bytes:
 def save_png(image: np.ndarray, path: str | os.PathLike[str], model_id: str) -> Path:
     """Write one (already marked) image as a labelled PNG; returns the path."""
     path = Path(path)
-    path.write_bytes(png_bytes(image, model_id))
+    atomic_write_bytes(path, png_bytes(image, model_id))
     return path

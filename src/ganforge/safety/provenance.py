@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ganforge.core.io import atomic_write_text
+
 SUFFIX = ".provenance.json"
 
 
@@ -41,5 +43,5 @@ def write_table_sidecar(
         "file": Path(path).name,
     }
     out = sidecar_path(path)
-    out.write_text(json.dumps(info, indent=2, default=str) + "\n")
+    atomic_write_text(out, json.dumps(info, indent=2, default=str) + "\n")
     return out

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.core import registry
-from ganforge.core.io import sha256_file, substream_seed
+from ganforge.core.io import atomic_file, sha256_file, substream_seed
 from ganforge.errors import ConfigError
 
 JOB = "_job.json"
@@ -98,17 +98,14 @@ def make_shard(task: ShardTask) -> dict[str, Any]:
 
     out, started = Path(task.out), time.perf_counter()
     final = out / task.name
-    for stale in out.glob(task.name + PARTIAL + "*"):  # left by a killed earlier attempt
-        stale.unlink(missing_ok=True)
-    tmp = out / f"{task.name}{PARTIAL}-{os.getpid()}"  # per process: an orphaned writer cannot collide
+    for pattern in (task.name + PARTIAL + "*", f".{task.name}.*.tmp"):  # left by a killed earlier attempt
+        for stale in out.glob(pattern):
+            stale.unlink(missing_ok=True)
     model = _model(task)
     wing = registry.wing(task.kind)
     try:
-        with open(tmp, "wb") as fh:
+        with atomic_file(final, fsync=True) as fh:  # a unique temp name: an orphaned writer cannot collide
             count = wing.write_shard(task, model, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(final)
         wing.finish_shard(final, model, count, task)
         record = {
             "file": task.name,
@@ -119,8 +116,6 @@ def make_shard(task: ShardTask) -> dict[str, Any]:
         write_json(out / (task.name + DONE), record | {"first": task.span[0], "shard": task.k})
     except OSError as e:
         raise ConfigError(f"cannot write {final}: {e.strerror or e}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return {"shard": task.k, "rows": count, "seconds": time.perf_counter() - started}
 
 

@@ -113,38 +113,71 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return (f"{'.'.join(loc)}: " if loc else "") + msg
 
 
+class _Served:
+    """What every route shares: the models, the limits, the worker threads and batchers."""
+
+    def __init__(self, models: dict[str, ServedModel], cfg: ServeConfig) -> None:
+        self.models, self.cfg = models, cfg
+        self.executor = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="ganforge-serve")
+        self.batchers = {
+            name: Batcher(m.generate_marked, self.executor, cfg.max_batch, cfg.batch_window_ms, cfg.max_queue)
+            for name, m in models.items()
+            if m.can("images")
+        }
+        self.gates = {name: Gate(cfg.max_queue) for name, m in models.items() if m.can("rows")}
+
+    def get(self, name: str, capability: str | None = None) -> ServedModel:
+        """The model ``name``; 404 when there is none, 400 when it does not answer ``capability``."""
+        if name not in self.models:
+            raise HTTPException(404, f"no model named {name!r} (models: {', '.join(self.models)})")
+        model = self.models[name]
+        if capability is not None and not model.can(capability):
+            raise HTTPException(400, f"model {name!r} {model.usage}")
+        return model
+
+    async def off_loop(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    @staticmethod
+    def headers(model: ServedModel, seed: int, fmt: str, stem: str) -> dict[str, str]:
+        disposition = "inline" if fmt in ("png", "json") else "attachment"
+        out = {"X-Seed": str(seed), "X-Synthetic": "true",
+               "Content-Disposition": f'{disposition}; filename="{model.name}-{stem}-{seed}.{fmt}"'}  # fmt: skip
+        return out | ({"X-Model-Id": model.model_id} if model.model_id else {})
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        for batcher in self.batchers.values():
+            batcher.start()
+        yield
+        for batcher in self.batchers.values():
+            await batcher.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
 def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -> FastAPI:
     """The app serving ``models`` (loaded by ``load_models``) under the limits of ``cfg``."""
     cfg = cfg or ServeConfig()
-    executor = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="ganforge-serve")
-    batchers = {
-        name: Batcher(m.generate_marked, executor, cfg.max_batch, cfg.batch_window_ms, cfg.max_queue)
-        for name, m in models.items()
-        if m.can("images")
-    }
-    gates = {name: Gate(cfg.max_queue) for name, m in models.items() if m.can("rows")}
-    static = _static_files()
-    ImageRequest, InterpolateRequest, RowsRequest = _request_models(cfg)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for batcher in batchers.values():
-            batcher.start()
-        yield
-        for batcher in batchers.values():
-            await batcher.stop()
-        executor.shutdown(wait=False, cancel_futures=True)
-
+    served = _Served(models, cfg)
     app = FastAPI(
         title="ganforge",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=served.lifespan,
         description="Generate images and table rows from trained ganforge GANs. Every image carries an "
         "invisible watermark and a PNG label saying it is synthetic.",
     )
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     if cfg.token:
         app.add_middleware(TokenAuth, token=cfg.token)  # outermost: checked before anything else
+    _error_handlers(app)
+    _model_routes(app, served)
+    _generation_routes(app, served)
+    _page_routes(app)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as ``{"error": one line}`` with its status."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -163,32 +196,19 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     async def _bad(_: Request, exc: GanforgeError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 400)
 
-    def get(name: str, capability: str | None = None) -> ServedModel:
-        if name not in models:
-            raise HTTPException(404, f"no model named {name!r} (models: {', '.join(models)})")
-        model = models[name]
-        if capability is not None and not model.can(capability):
-            raise HTTPException(400, f"model {name!r} {model.usage}")
-        return model
 
-    async def off_loop(fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+def _model_routes(app: FastAPI, served: _Served) -> None:
+    """Health and the list of models (with what each can do: the page asks, it does not guess)."""
+    cfg = served.cfg
 
-    def headers(model: ServedModel, seed: int, fmt: str, stem: str) -> dict[str, str]:
-        disposition = "inline" if fmt in ("png", "json") else "attachment"
-        out = {"X-Seed": str(seed), "X-Synthetic": "true",
-               "Content-Disposition": f'{disposition}; filename="{model.name}-{stem}-{seed}.{fmt}"'}  # fmt: skip
-        return out | ({"X-Model-Id": model.model_id} if model.model_id else {})
-
-    # ------------------------------------------------------------------ API
     @app.get("/api/health", tags=["server"])
     async def health() -> dict[str, Any]:
         """Liveness, the models served, batching figures per image model and the limits."""
         return {
             "status": "ok",
             "version": __version__,
-            "models": list(models),
-            "batching": {name: b.stats.as_dict() for name, b in batchers.items()},
+            "models": list(served.models),
+            "batching": {name: b.stats.as_dict() for name, b in served.batchers.items()},
             "limits": {"max_images": cfg.max_images, "max_rows": cfg.max_rows, "max_frames": cfg.max_frames,
                        "max_batch": cfg.max_batch, "max_queue": cfg.max_queue, "max_body_bytes": cfg.max_body_bytes},
         }  # fmt: skip
@@ -196,56 +216,63 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
     @app.get("/api/models", tags=["models"])
     async def list_models() -> list[dict[str, Any]]:
         """Every model served, with what it generates and its model card (markdown)."""
-        return [m.describe() for m in models.values()]
+        return [m.describe() for m in served.models.values()]
 
     @app.get("/api/models/{name}", tags=["models"])
     async def one_model(name: str) -> dict[str, Any]:
         """One model and its card."""
-        return get(name).describe()
+        return served.get(name).describe()
+
+
+def _generation_routes(app: FastAPI, served: _Served) -> None:
+    """Images (batched across requests), latent walks and table rows."""
+    ImageRequest, InterpolateRequest, RowsRequest = _request_models(served.cfg)
 
     @app.post("/api/models/{name}/images", tags=["images"], response_class=Response)
     async def images(name: str, req: ImageRequest) -> Response:  # type: ignore[valid-type]
         """``n`` watermarked images: one PNG (a grid when n > 1), a ZIP of PNGs or JSON with base64 PNGs."""
-        model = get(name, "images")
+        model = served.get(name, "images")
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         z, c = model.latents(req.n, model.class_index(req.klass), seed, req.truncation)
-        out = await batchers[name].submit(z, c)
+        out = await served.batchers[name].submit(z, c)
         meta = {"model": name, "model_id": model.model_id, "seed": seed, "truncation": req.truncation,
                 "labels": c.tolist() if c is not None else None}  # fmt: skip
-        body = await off_loop(encode_images, out, req.format, model.model_id, meta)
-        return Response(
-            body, media_type=IMAGE_TYPES[req.format], headers=headers(model, seed, req.format, "images")
-        )
+        body = await served.off_loop(encode_images, out, req.format, model.model_id, meta)
+        hdrs = served.headers(model, seed, req.format, "images")
+        return Response(body, media_type=IMAGE_TYPES[req.format], headers=hdrs)
 
     @app.post("/api/models/{name}/interpolate", tags=["images"], response_class=Response)
     async def interpolate(name: str, req: InterpolateRequest) -> Response:  # type: ignore[valid-type]
         """Frames walking in latent space from the image of ``seed_a`` to the image of ``seed_b``."""
-        model = get(name, "interpolate")
+        model = served.get(name, "interpolate")
         z, c = model.interpolation(
             req.seed_a, req.seed_b, model.class_index(req.klass), req.frames, req.truncation
         )
-        out = await batchers[name].submit(z, c)
+        out = await served.batchers[name].submit(z, c)
         meta = {"model": name, "model_id": model.model_id, "seed_a": req.seed_a, "seed_b": req.seed_b,
                 "labels": c.tolist() if c is not None else None, "truncation": req.truncation}  # fmt: skip
-        body = await off_loop(encode_images, out, req.format, model.model_id, meta, len(out))
-        hdrs = headers(model, req.seed_a, req.format, f"walk-to-{req.seed_b}")
+        body = await served.off_loop(encode_images, out, req.format, model.model_id, meta, len(out))
+        hdrs = served.headers(model, req.seed_a, req.format, f"walk-to-{req.seed_b}")
         return Response(body, media_type=IMAGE_TYPES[req.format], headers=hdrs)
 
     @app.post("/api/models/{name}/rows", tags=["tables"], response_class=Response)
     async def rows(name: str, req: RowsRequest) -> Response:  # type: ignore[valid-type]
         """``n`` synthetic rows as CSV, Parquet or JSON; ``conditions`` fix categories or value ranges."""
-        model = get(name, "rows")
+        model = served.get(name, "rows")
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         conditions = {k: tuple(v) if isinstance(v, list) else v for k, v in (req.conditions or {}).items()}
-        df = await gates[name].run(
-            executor, lambda: model.model.sample(req.n, seed=seed, conditions=conditions)
+        df = await served.gates[name].run(
+            served.executor, lambda: model.model.sample(req.n, seed=seed, conditions=conditions)
         )
-        body = await off_loop(encode_rows, df, req.format, {"model": name, "seed": seed})
-        return Response(
-            body, media_type=TABLE_TYPES[req.format], headers=headers(model, seed, req.format, "rows")
-        )
+        body = await served.off_loop(encode_rows, df, req.format, {"model": name, "seed": seed})
+        hdrs = served.headers(model, seed, req.format, "rows")
+        return Response(body, media_type=TABLE_TYPES[req.format], headers=hdrs)
 
-    # ------------------------------------------------------------------ the page
+
+def _page_routes(app: FastAPI) -> None:
+    """The web page and its static files (read once at start-up)."""
+    static = _static_files()
+
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
         return Response(static["index.html"], media_type=STATIC_TYPES[".html"], headers=PAGE_HEADERS)
@@ -256,5 +283,3 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
             raise HTTPException(404, f"no file {file!r}")
         suffix = file[file.rfind(".") :]
         return Response(static[file], media_type=STATIC_TYPES[suffix], headers=PAGE_HEADERS)
-
-    return app

@@ -83,7 +83,7 @@ class ServedModel:
         """
         gan = self.model
         rng = torch.Generator().manual_seed(seed)
-        c = gan._labels(n, klass, rng)
+        c = gan.labels_for(n, klass, rng)
         z = torch.randn(n, gan.recipe_config.z_dim, generator=rng)
         return z * truncation, c
 
@@ -107,7 +107,7 @@ class ServedModel:
 
     def generate_marked(self, z: torch.Tensor, c: torch.Tensor | None) -> np.ndarray:
         """One generator call on ``z`` (and labels ``c``): watermarked uint8 images (N, H, W, C)."""
-        from ganforge.images.recipe import decode_images
+        from ganforge.images.codec import decode_images
         from ganforge.images.watermark import mark
 
         gan = self.model

@@ -31,24 +31,35 @@ from ganforge.tables.privacy.cli import (
     NoiseOpt,
 )
 
+# options of `train table`
+DataOpt = Annotated[Path, typer.Argument(help="A .csv, .tsv or .parquet table.")]
+TargetOpt = Annotated[
+    str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
+]
+EpochsOpt = Annotated[
+    float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
+]
+BatchOpt = Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")]
+PacOpt = Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")]
+MetadataOpt = Annotated[
+    Path | None,
+    typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
+]
+StreamOpt = Annotated[
+    bool, typer.Option("--stream/--no-stream", help="Read a Parquet file by row groups (any size).")
+]
+
 
 def train_table(
-    data: Annotated[Path, typer.Argument(help="A .csv, .tsv or .parquet table.")],
+    data: DataOpt,
     out: OutOpt = None,
     resume: ResumeOpt = None,
-    target: Annotated[
-        str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
-    ] = None,
-    epochs: Annotated[
-        float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
-    ] = None,
+    target: TargetOpt = None,
+    epochs: EpochsOpt = None,
     minutes: MinutesOpt = None,
-    batch: Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")] = 500,
-    pac: Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")] = 10,
-    metadata: Annotated[
-        Path | None,
-        typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
-    ] = None,
+    batch: BatchOpt = 500,
+    pac: PacOpt = 10,
+    metadata: MetadataOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
@@ -59,9 +70,7 @@ def train_table(
     noise_multiplier: NoiseOpt = None,
     max_grad_norm: ClipOpt = 1.0,
     accountant: AccountantOpt = "rdp",
-    stream: Annotated[
-        bool, typer.Option("--stream/--no-stream", help="Read a Parquet file by row groups (any size).")
-    ] = False,
+    stream: StreamOpt = False,
 ) -> None:
     """Train a tabular GAN on a CSV/Parquet file; Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.engine.artifact import was_streamed

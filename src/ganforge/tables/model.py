@@ -20,7 +20,7 @@ from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import HealthConfig, HealthMonitor
 from ganforge.engine.model import GANModel
-from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.errors import ConfigError, DataError
 from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.tables.codec import TableCodec
 from ganforge.tables.data import TableMetadata, infer_metadata, read_table
@@ -33,7 +33,7 @@ from ganforge.tables.sampling import TableSampling
 # generator over ~50k rows, which steadies the marginals a lot at no cost.
 TABLE_TRAIN_DEFAULTS: dict[str, Any] = {
     "loss": "ns", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.9), "r1_gamma": 0.0, "r2_gamma": 0.0,
-    "reg_interval": 1, "ema_halflife_images": 50_000.0, "grad_clip": 100.0, "log_every": 20,
+    "reg_interval": 1, "ema_halflife_images": 50_000.0, "grad_clip": 100.0,
 }  # fmt: skip
 DEFAULT_EPOCHS = 100
 DEFAULT_MIN_STEPS = 2000  # the default budget on a small table: 100 epochs of 3,000 rows would be 600 steps
@@ -70,8 +70,14 @@ class TableGAN(GANModel, TableSampling):
         z_dim: int = 128,
         hidden: tuple[int, ...] = (256, 256),
         dp: Any = None,
-        **train_overrides: Any,
+        loss: str = "ns",
+        r1_gamma: float = 0.0,
+        checkpoint_every: int = 500,
+        log_every: int = 20,
     ) -> None:
+        """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 2,000 steps); ``dp``
+        turns on differentially private training (True, or DPConfig fields as a dict); ``loss`` and
+        ``r1_gamma`` (ns | hinge | rpgan | wgan; the R1 penalty) replace the measured defaults."""
         from ganforge.tables.privacy.training import as_dp_config
 
         self.dp = as_dp_config(dp)  # DP-SGD: see privacy/; a pack would mix rows, so no packing
@@ -86,11 +92,11 @@ class TableGAN(GANModel, TableSampling):
         self.default_budget = epochs is None and steps is None and not minutes
         self.epochs = DEFAULT_EPOCHS if self.default_budget else epochs
         self.steps = steps
-        settings = TABLE_TRAIN_DEFAULTS | train_overrides
         self.train_config = from_dict(
             TrainConfig,
-            {**settings, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": minutes * 60 if minutes else None},
+            {**TABLE_TRAIN_DEFAULTS, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
+             "log_every": log_every, "loss": loss, "r1_gamma": r1_gamma},
             what="training",
         )  # fmt: skip
         self.recipe_config = TableRecipeConfig(
@@ -126,20 +132,51 @@ class TableGAN(GANModel, TableSampling):
         about collapse, divergence or NaNs ("recover", "stop", "warn" or "off"). ``stream``: read a
         Parquet file by row groups in bounded memory (docs/large-data.md); ``df`` is then a sample.
         """
-        stream = stream or (
-            resume and out is not None and artifact.was_streamed(Path(out))
-        )  # resumes as it ran
+        stream = stream or (resume and out is not None and artifact.was_streamed(Path(out)))  # as it ran
         if stream:
             df, fp, n_rows, where = _stream_inputs(self, data)
         else:
             df, where = as_frame(data)
             fp, n_rows = table_fingerprint(df), len(df)
-        source = source or where
         if target is not None and target not in df.columns:
             raise ConfigError(f"target {target!r} is not a column of the table")
+        if self.dp is not None and distributed.launched():
+            raise ConfigError(
+                "differentially private training runs in one process (its accounting assumes one sampler); "
+                "run it without torchrun"
+            )
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
-        if resume:
-            saved = self.check_resumable(run_dir, fp, what="table")
+        saved = self.check_resumable(run_dir, fp, what="table") if resume else None
+        x, cond_spans = self._encode(df, saved)
+        self._set_budget(n_rows)
+        self.data_info = {
+            "source": source or where,
+            "rows": n_rows,
+            "columns": df.shape[1],
+            "fingerprint": fp,
+        }
+        self.data_info |= ({"stream": True} if stream else {}) | ({"target": target} if target else {})
+        batches = self._source(data if stream else None, x, cond_spans)
+        recipe = TableRecipe(self.recipe_config)
+        cbs = list(callbacks or []) + self._callbacks(recipe, batches, health)
+        trainer = self.start_training(recipe, batches, run_dir, cbs, resume)
+        if self.dp is not None:
+            from ganforge.tables.privacy.training import attach_private_training, finish_private_training
+
+            budget = attach_private_training(self, trainer, len(df))
+        result = trainer.fit(resume=resume)
+        self.finish_training(trainer, result, rows_seen=result.examples_seen,
+                             epochs=round(result.examples_seen / n_rows, 2))  # fmt: skip
+        if self.dp is not None:
+            finish_private_training(self, trainer, budget)
+        if run_dir is not None and distributed.is_main():
+            self.save(run_dir)
+        return self
+
+    def _encode(self, df: pd.DataFrame, saved: dict[str, Any] | None) -> tuple[torch.Tensor, list]:
+        """The codec (the saved one on resume), the encoded rows and the conditional spans; the recipe
+        learns the encoded layout."""
+        if saved is not None:
             self.codec = TableCodec.from_dict(saved["codec"])
         elif self.dp is not None:
             from ganforge.tables.privacy.training import private_table_codec
@@ -155,60 +192,50 @@ class TableGAN(GANModel, TableSampling):
             self.recipe_config, data_dim=codec.dim, spans=[(s.start, s.size, s.activation) for s in codec.spans],
             cond_spans=cond_spans,
         )  # fmt: skip
+        return x, cond_spans
+
+    def _set_budget(self, n_rows: int) -> None:
+        """Steps from epochs (at least DEFAULT_MIN_STEPS for the default budget), or unbounded when only
+        a time budget is given."""
         if self.steps is None and self.epochs is not None:
-            per_epoch = n_rows / self.train_config.batch_size
-            steps = max(1, math.ceil(self.epochs * per_epoch))
+            steps = max(1, math.ceil(self.epochs * n_rows / self.train_config.batch_size))
             if self.default_budget:
                 steps = max(steps, DEFAULT_MIN_STEPS)
             self.train_config = replace(self.train_config, steps=steps)
         elif self.steps is None:  # time budget only
             self.train_config = replace(self.train_config, steps=10**9)
-        self.data_info = {"source": source, "rows": n_rows, "columns": df.shape[1], "fingerprint": fp}
-        if stream:
-            self.data_info["stream"] = True
-        if target is not None:
-            self.data_info["target"] = target
-        if self.dp is not None and distributed.launched():
-            raise ConfigError(
-                "differentially private training runs in one process (its accounting assumes one sampler); "
-                "run it without torchrun"
-            )
-        if self.dp is not None:
-            from ganforge.tables.privacy.dp import check_compatible
-            from ganforge.tables.privacy.training import private_source
 
-            health = check_compatible(asdict(self.train_config), health)
-        if stream:
+    def _source(self, stream_path: Any, x: torch.Tensor, cond_spans: list) -> Any:
+        """The BatchSource: streamed Parquet, Poisson-sampled rows (DP) or training-by-sampling; the
+        recipe learns the category frequencies it conditions on."""
+        if stream_path is not None:
             from ganforge.tables.stream import ParquetStreamSource
 
-            seed = self.train_config.seed
-            source = ParquetStreamSource(Path(data), codec, x, cond_spans, seed=seed)  # type: ignore[arg-type]
+            source = ParquetStreamSource(
+                Path(stream_path), self.codec, x, cond_spans, seed=self.train_config.seed
+            )
+        elif self.dp is not None:
+            from ganforge.tables.privacy.training import private_source
+
+            source = private_source(self, x)
         else:
-            source = TableSource(x, cond_spans) if self.dp is None else private_source(self, x)
+            source = TableSource(x, cond_spans)
         if cond_spans:
             freq = [source.freq_p[j, :size].tolist() for j, (_, size) in enumerate(cond_spans)]
             self.recipe_config = replace(self.recipe_config, cond_freq=freq)
-        recipe = TableRecipe(self.recipe_config)
-        cbs = list(callbacks or [])
-        main = distributed.is_main()  # under torchrun only rank 0 writes files
-        if main:
-            cbs.append(TensorBoardLogger())  # RUN/tensorboard when there is a run directory
+        return source
+
+    def _callbacks(self, recipe: TableRecipe, source: Any, health: str) -> list[Callback]:
+        """TensorBoard (rank 0) and the health monitor (DP runs: only what DP-SGD allows)."""
+        cbs: list[Callback] = [TensorBoardLogger()] if distributed.is_main() else []  # RUN/tensorboard
+        if self.dp is not None:
+            from ganforge.tables.privacy.dp import check_compatible
+
+            health = check_compatible(asdict(self.train_config), health)
         if health != "off":
             probe = table_probe(recipe, source)
             cbs.append(HealthMonitor(HealthConfig(on_problem=health, **TABLE_COLLAPSE), *probe))
-        trainer = self.start_training(recipe, source, run_dir, cbs, resume)
-        if self.dp is not None:
-            from ganforge.tables.privacy.training import attach_private_training, finish_private_training
-
-            budget = attach_private_training(self, trainer, len(df))
-        result = trainer.fit(resume=resume)
-        self.finish_training(trainer, result, rows_seen=result.images_seen,
-                             epochs=round(result.images_seen / n_rows, 2))  # fmt: skip
-        if self.dp is not None:
-            finish_private_training(self, trainer, budget)
-        if run_dir is not None and main:
-            self.save(run_dir)
-        return self
+        return cbs
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:
@@ -224,6 +251,29 @@ class TableGAN(GANModel, TableSampling):
 
     def card(self) -> dict[str, Any]:
         return _card(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> TableGAN:
+        """Loading (``train`` None) restores the codec; a resume re-fits it from the data as it ran."""
+        from ganforge.tables.privacy.training import as_dp_config
+
+        gan = cls.__new__(cls)
+        gan._init_state()
+        rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+        gan.recipe_config = replace(
+            rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
+            g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden),
+        )  # fmt: skip
+        gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
+        gan.codec = TableCodec.from_dict(config["codec"]) if train is None else None
+        gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
+        gan.default_budget = False
+        gan.privacy = config.get("privacy")
+        gan.dp = as_dp_config(gan.privacy["dp"]) if gan.privacy and train is not None else None
+        return gan
+
+    def network_recipe(self) -> TableRecipe:
+        return TableRecipe(self.recipe_config)
 
 
 def _stream_inputs(gan: TableGAN, data: Any) -> tuple[pd.DataFrame, str, int, str]:
@@ -262,41 +312,11 @@ def _card(gan: TableGAN) -> dict[str, Any]:
 
 def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:
     """Load a trained table model; tampered or corrupt files raise CheckpointError."""
-    run_dir = Path(run_dir)
-    config = artifact.read_config(run_dir)
-    try:
-        rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
-        rc = replace(rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
-                     g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))  # fmt: skip
-        tc = from_dict(TrainConfig, config["train"], what="training")
-        codec = TableCodec.from_dict(config["codec"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
-    gan = TableGAN.__new__(TableGAN)
-    gan.recipe_config, gan.train_config, gan.codec = rc, tc, codec
-    gan.epochs, gan.steps, gan.metadata_overrides, gan.default_budget = None, tc.steps, None, False
-    gan.privacy, gan.dp = config.get("privacy"), None
-    return artifact.attach_run(gan, TableRecipe(rc), run_dir, config, device)
+    return TableGAN.load(run_dir, device=device)
 
 
 def resume_table(
     run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
 ) -> TableGAN:
     """A TableGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
-    from ganforge.tables.privacy.training import as_dp_config
-
-    config = artifact.read_config(Path(run_dir))
-    train = artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes)
-    gan = TableGAN.__new__(TableGAN)
-    gan.train_config = from_dict(TrainConfig, train, what="training")
-    rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
-    gan.recipe_config = replace(rc, g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden))
-    gan.epochs, gan.steps, gan.metadata_overrides = None, gan.train_config.steps, None
-    gan.default_budget = False
-    gan.privacy = config.get("privacy")
-    gan.dp = as_dp_config(gan.privacy["dp"]) if gan.privacy else None
-    gan.codec, gan.G = None, None
-    gan.D = gan.G_ema = None
-    gan.data_info, gan.metrics, gan.run_dir = {}, dict(config.get("metrics", {})), Path(run_dir)
-    gan.device = torch.device("cpu")
-    return gan
+    return TableGAN.resume(run_dir, steps=steps, device=device, minutes=minutes)

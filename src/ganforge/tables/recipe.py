@@ -131,8 +131,14 @@ class TableSource:
         return c
 
 
-def draw_conditions(p: torch.Tensor, n: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A column uniformly, then a category with probability proportional to row ``p[column]``."""
-    col = torch.randint(p.shape[0], (n,), generator=rng)
-    cat = torch.multinomial(p[col], 1, generator=rng).squeeze(1)
+def draw_conditions(weights: torch.Tensor, n: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A conditional column uniformly, then a category with probability proportional to its weight in
+    ``weights[column]`` (rows padded with zeros): the one way conditions are drawn, in training batches,
+    health probes and sampling. Inverse CDF on one uniform draw per row."""
+    w = weights.to(torch.float64)
+    col = torch.randint(w.shape[0], (n,), generator=rng)
+    u = torch.rand(n, 1, generator=rng, dtype=torch.float64)
+    cdf = torch.cumsum(w / w.sum(dim=1, keepdim=True).clamp_min(1e-12), dim=1)
+    last = w.shape[1] - 1 - (w.flip(1) > 0).to(torch.int64).argmax(dim=1)  # the last category with weight
+    cat = torch.minimum((cdf[col] < u).sum(dim=1), last[col])
     return col, cat

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganforge.core.io import substream_seed
+from ganforge.core.io import atomic_file, substream_seed
 from ganforge.errors import ConfigError
 
 
@@ -37,15 +37,13 @@ class TableSampling:
             offsets = torch.as_tensor(np.cumsum([0] + sizes)[:-1])
             if fixed is not None:
                 index = torch.full((n,), int(offsets[fixed[0]]) + fixed[1], dtype=torch.long)
-            else:
-                # a conditional span uniformly, then a slot at its real rate (inverse CDF)
-                cdf = torch.zeros(len(sizes), max(sizes), dtype=torch.float64)
-                for j, p in enumerate(self._slot_probs()):
-                    cdf[j, : len(p)] = torch.from_numpy(np.cumsum(p))
-                    cdf[j, len(p) :] = 2.0
-                col = torch.randint(len(sizes), (n,), generator=gen)
-                u = torch.rand(n, 1, generator=gen, dtype=torch.float64)
-                cat = (cdf[col] < u).sum(dim=1).clamp_max(torch.as_tensor(sizes)[col] - 1)
+            else:  # a conditional span uniformly, then a slot at its real rate
+                from ganforge.tables.recipe import draw_conditions
+
+                weights = torch.zeros(len(sizes), max(sizes), dtype=torch.float64)
+                for j, p in enumerate(self.recipe_config.cond_freq):
+                    weights[j, : len(p)] = torch.as_tensor(p, dtype=torch.float64)
+                col, cat = draw_conditions(weights, n, gen)
                 index = offsets[col] + cat
             index = index.to(self.device)
         return self.G_ema.eval().generate(z.to(self.device), index).float().cpu().numpy()
@@ -146,9 +144,8 @@ class TableSampling:
             raise ConfigError(f"output must end in .parquet or .csv (got {path.name})")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".partial")
             writer = None
-            with open(tmp, "wb") as fh:
+            with atomic_file(path) as fh:
                 for i, df in enumerate(self.rows_in_chunks(n, seed, conditions, chunk_rows)):
                     if kind == ".csv":
                         df.to_csv(fh, header=i == 0, index=False)
@@ -159,7 +156,6 @@ class TableSampling:
                         writer.write_table(table.cast(writer.schema))
                 if writer is not None:
                     writer.close()
-            tmp.replace(path)
             write_table_sidecar(path, self, n, seed, conditions)  # marks the file as synthetic
         except OSError as e:
             raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None

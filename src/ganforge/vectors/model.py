@@ -14,7 +14,7 @@ from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.model import GANModel
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import ConfigError
 from ganforge.vectors.data import VectorCodec, read_vectors
 from ganforge.vectors.recipe import TensorSource, VectorRecipe
 
@@ -66,7 +66,7 @@ class VectorGAN(GANModel):
         source = TensorSource(torch.from_numpy(self.codec.encode(x)))
         trainer = self.start_training(self.recipe, source, run_dir, list(callbacks or []), resume)
         result = trainer.fit(resume=resume)
-        self.finish_training(trainer, result, vectors_seen=result.images_seen)
+        self.finish_training(trainer, result, vectors_seen=result.examples_seen)
         if run_dir is not None:
             self.save(run_dir)
         return self
@@ -87,6 +87,18 @@ class VectorGAN(GANModel):
                 "codec": self.codec.to_dict() if self.codec else None, "data": self.data_info,
                 "metrics": self.metrics}  # fmt: skip
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> VectorGAN:
+        gan = cls.__new__(cls)
+        gan._init_state()
+        gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
+        gan.recipe = from_dict(VectorRecipe, config["recipe"], what="recipe")
+        gan.codec = VectorCodec(**config["codec"]) if config.get("codec") else None
+        return gan
+
+    def network_recipe(self) -> VectorRecipe:
+        return self.recipe
+
     def card(self) -> dict[str, Any]:
         return {
             "Model": {
@@ -101,30 +113,13 @@ class VectorGAN(GANModel):
         }
 
 
-def from_config(config: dict[str, Any], train: dict[str, Any] | None = None) -> VectorGAN:
-    """A VectorGAN rebuilt from a run's saved parameters (``train`` replaces the saved training ones)."""
-    try:
-        gan = VectorGAN.__new__(VectorGAN)
-        gan._init_state()
-        gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
-        gan.recipe = from_dict(VectorRecipe, config["recipe"], what="recipe")
-        gan.codec = VectorCodec(**config["codec"]) if config.get("codec") else None
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"the run's config.json is incomplete: {e}") from None
-    gan.metrics = dict(config.get("metrics", {}))
-    return gan
-
-
 def load_vectors(run_dir: str | Path, device: str = "cpu") -> VectorGAN:
     """Load a trained vector model; tampered or corrupt files raise CheckpointError."""
-    config = artifact.read_config(Path(run_dir))
-    gan = from_config(config)
-    return artifact.attach_run(gan, gan.recipe, Path(run_dir), config, device)
+    return VectorGAN.load(run_dir, device=device)
 
 
 def resume_vectors(
     run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
 ) -> VectorGAN:
     """A VectorGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
-    config = artifact.read_config(Path(run_dir))
-    return from_config(config, artifact.resume_train_settings(config, Path(run_dir), steps, device, minutes))
+    return VectorGAN.resume(run_dir, steps=steps, device=device, minutes=minutes)

@@ -1,4 +1,4 @@
-"""Multi-layer perceptrons for vector data (toy distributions; the basis of the table recipe)."""
+"""Multi-layer perceptrons for vector data (toy distributions, points, embeddings)."""
 
 from __future__ import annotations
 

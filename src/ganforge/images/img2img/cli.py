@@ -139,10 +139,9 @@ def _inputs_outputs(src: Path, out: Path) -> list[tuple[Path, Path]]:
 def _label_id(run: Path) -> str | None:
     """The id a PNG output is labelled with: derived from the run's weights checksum."""
     from ganforge.engine import artifact
-    from ganforge.images.watermark import model_id_from_digest
+    from ganforge.safety.payload import saved_model_id
 
-    digest = artifact.read_config(run).get("weights_sha256")
-    return model_id_from_digest(digest) if digest else None
+    return saved_model_id(artifact.read_config(run))
 
 
 def _save(image: np.ndarray, path: Path, label_id: str | None) -> None:

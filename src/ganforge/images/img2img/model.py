@@ -21,6 +21,7 @@ from ganforge.engine import checkpoint as ckpt
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.model import GANModel
 from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.images.codec import encode_images, to_pixels
 from ganforge.images.img2img.degrade import check_scale
 from ganforge.images.img2img.paired import load_folder, load_hr_images, load_paired
 from ganforge.images.img2img.superres import SuperResConfig, SuperResRecipe, SuperResSource
@@ -65,7 +66,7 @@ class ImageToImage(GANModel):
             raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
         trainer = self.start_training(self.recipe(), source, run_dir, list(callbacks or []), resume)
         result = trainer.fit(resume=resume)
-        self.finish_training(trainer, result, images_seen=result.images_seen,
+        self.finish_training(trainer, result, images_seen=result.examples_seen,
                              final_losses={k: round(v, 4) for k, v in trainer.last_stats.items()})  # fmt: skip
         if run_dir is not None:
             self.save(run_dir)
@@ -77,6 +78,20 @@ class ImageToImage(GANModel):
 
     def card(self) -> dict[str, Any]:
         return _card(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> ImageToImage:
+        kind = config.get("kind")
+        if kind not in KINDS:
+            raise CheckpointError(f"a '{kind}' model is not a super-resolution or translation model")
+        rc = from_dict(
+            SuperResConfig if kind == "superres" else TranslateConfig, config["recipe"], what="recipe"
+        )
+        tc = from_dict(TrainConfig, train or config["train"], what="training")
+        return cls(kind, rc, tc, dict(config.get("data", {})))
+
+    def network_recipe(self) -> SuperResRecipe | TranslateRecipe:
+        return self.recipe()
 
     # ------------------------------------------------------------------ inference
     def _check_image(self, image: np.ndarray, channels: int, what: str = "the model") -> np.ndarray:
@@ -95,10 +110,10 @@ class ImageToImage(GANModel):
         return arr
 
     def _run(self, net: torch.nn.Module, region: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.array(region, dtype=np.float32)).permute(2, 0, 1)[None].div(127.5).sub(1.0)
+        x = encode_images(np.asarray(region, dtype=np.float32)[None])
         with torch.inference_mode():
             y = net(None, x.to(self.device))
-        return ((y[0].float().cpu() + 1.0) * 127.5).permute(1, 2, 0).numpy()
+        return to_pixels(y)[0].numpy()
 
     def upscale(self, image: np.ndarray, tile: int = 128, overlap: int = 16, pad: int = 16) -> np.ndarray:
         """Super-resolve (or restore) a uint8 ``(H, W, C)`` image of any size, ``tile`` input pixels at a
@@ -245,29 +260,9 @@ def train_translate(
 # ---------------------------------------------------------------------------- load and resume
 
 
-def _from_config(run_dir: Path) -> tuple[ImageToImage, dict[str, Any]]:
-    config = artifact.read_config(run_dir)
-    kind = config.get("kind")
-    if kind not in KINDS:
-        raise CheckpointError(
-            f"{run_dir} holds a '{kind}' model, not a super-resolution or translation model"
-        )
-    cls = SuperResConfig if kind == "superres" else TranslateConfig
-    try:
-        rc = from_dict(cls, config["recipe"], what="recipe")
-        tc = from_dict(TrainConfig, config["train"], what="training")
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{run_dir / artifact.CONFIG} is incomplete: {e}") from None
-    model = ImageToImage(kind, rc, tc, config.get("data", {}))
-    model.metrics = dict(config.get("metrics", {}))
-    return model, config
-
-
 def load_img2img(run_dir: str | Path, device: str = "cpu") -> ImageToImage:
     """Load a trained super-resolution or translation run (weights verified against config.json)."""
-    run_dir = Path(run_dir)
-    model, config = _from_config(run_dir)
-    return artifact.attach_run(model, model.recipe(), run_dir, config, device)
+    return ImageToImage.load(run_dir, device=device)
 
 
 def resume_img2img(
@@ -276,10 +271,8 @@ def resume_img2img(
 ) -> ImageToImage:  # fmt: skip
     """Continue a run exactly where its last checkpoint left it (its data must still be where it was)."""
     run_dir = Path(run_dir)
-    model, config = _from_config(run_dir)
-    train = artifact.resume_train_settings(config, run_dir, steps, device, minutes)
-    model.train_config = from_dict(TrainConfig, train, what="training")
-    info = config.get("data", {})
+    model = ImageToImage.resume(run_dir, steps=steps, device=device, minutes=minutes)
+    info = model.data_info
     if model.kind == "superres":
         if "spec" not in info:
             raise DataError(

@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError, DataError
+from ganforge.images.codec import encode_images
 from ganforge.images.img2img.degrade import DegradeConfig, check_scale, degrade_batch
 from ganforge.images.img2img.mapping import MappingRecipe
 from ganforge.images.img2img.nets_rrdb import SRGenerator
 from ganforge.images.img2img.nets_unet import PatchDiscriminator
-from ganforge.images.recipe import apply_spectral_norm, encode_images
+from ganforge.images.recipe import apply_spectral_norm
 
 
 @dataclass

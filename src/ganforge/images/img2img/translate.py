@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.images.codec import encode_images
 from ganforge.images.img2img.mapping import MappingRecipe
 from ganforge.images.img2img.nets_unet import PatchDiscriminator, UNetGenerator
 
@@ -160,8 +161,7 @@ class TranslateRecipe(MappingRecipe):
         return {"name": "translate", **vars(self.config)}
 
 
-def _encode(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+_encode = encode_images
 
 
 class PairedSource:

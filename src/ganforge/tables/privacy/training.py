@@ -39,6 +39,9 @@ def as_dp_config(dp: DPConfig | dict | bool | None) -> DPConfig | None:
     """``True`` means the default budget; a dict gives DPConfig fields."""
     if dp is None or dp is False:
         return None
+    from ganforge.core.extras import require
+
+    require("opacus", "privacy", "Differentially private training")
     if dp is True:
         return DPConfig().validate()
     if isinstance(dp, dict):
