@@ -6,15 +6,9 @@ import torch
 
 from ganforge.core.augment import diff_augment, translation
 from ganforge.errors import ConfigError
+from ganforge.images.codec import decode_images, encode_images
 from ganforge.images.nets.common import resolution_ladder
-from ganforge.images.recipe import (
-    PRESETS,
-    ImageRecipe,
-    ImageRecipeConfig,
-    ImageSource,
-    decode_images,
-    encode_images,
-)
+from ganforge.images.recipe import PRESETS, ImageRecipe, ImageRecipeConfig, ImageSource
 
 
 @pytest.mark.parametrize("res, ladder", [(16, [4, 8, 16]), (28, [7, 14, 28]), (64, [4, 8, 16, 32, 64])])

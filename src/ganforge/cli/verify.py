@@ -40,8 +40,10 @@ def verify(
     if not paths:
         raise GanforgeError("no files to check")
     status = 0
+    markers = list({id(w): w for w in by_suffix.values()}.values())
+    fallback = markers[0] if len(markers) == 1 else None  # one kind marks files: it reads any file named
     for path in paths:
-        wing = by_suffix.get(path.suffix.lower())
+        wing = by_suffix.get(path.suffix.lower(), fallback)
         if wing is None:
             line, code = f"{escape(str(path))}: [red]error[/]: not a kind of file ganforge marks", 2
         else:

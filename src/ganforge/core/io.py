@@ -25,6 +25,7 @@ def atomic_file(path: str | os.PathLike[str], fsync: bool = False) -> Iterator[B
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it a plain file's mode
     try:
         with open(tmp, "wb") as fh:
             yield fh
@@ -41,6 +42,12 @@ def atomic_file(path: str | os.PathLike[str], fsync: bool = False) -> Iterator[B
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = False) -> Path:

@@ -107,13 +107,13 @@ class Wing:
     """What the registry (core/registry.py) asks of a kind of data. A wing subclasses this in its own
     ``wing.py`` and overrides what its kind can do; the rest answers with one clear line."""
 
-    name = "wing"  # what its models are called in messages ("images", "tables" ...)
+    name = "wing"  # what its models are called in messages: "an image model", "a table model" ...
     unit = "items"  # what one generated example is called ("images", "rows" ...)
 
     def unsupported(self, what: str) -> Exception:
         from ganforge.errors import ConfigError
 
-        return ConfigError(f"{what} is not available for {self.name} models")
+        return ConfigError(f"{what} is not available for {self.name} models")  # e.g. "table models"
 
     def load(self, run_dir: Path, device: str = "cpu") -> Any:
         """The trained model saved in ``run_dir`` (weights verified)."""

@@ -26,11 +26,13 @@ KINDS: dict[str, str] = {
 }
 
 
-def wing(kind: str | None) -> Wing:
-    """The wing that handles ``kind``; a CheckpointError naming the known kinds otherwise."""
+def wing(kind: str | None, where: object = None) -> Wing:
+    """The wing that handles ``kind``; a CheckpointError naming the known kinds otherwise (and ``where``,
+    the run directory, when given)."""
     if kind not in KINDS:
         known = ", ".join(sorted(KINDS))
-        raise CheckpointError(f"unknown model kind {kind!r} (this ganforge knows: {known})")
+        run = f"{where} holds " if where is not None else ""
+        raise CheckpointError(f"{run}an unknown model kind {kind!r} (this ganforge knows: {known})")
     return importlib.import_module(KINDS[kind]).WING
 
 

@@ -9,7 +9,6 @@ any point leaves the previous checkpoint usable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file, save_file
 
 from ganforge.core.config import read_json, write_json
-from ganforge.core.io import atomic_write_bytes, sha256_file
+from ganforge.core.io import atomic_file, sha256_file
 from ganforge.errors import CheckpointError
 
 CHECKPOINT_INDEX = "checkpoint.json"
@@ -40,9 +39,10 @@ def save_tensors_atomic(
     """Write tensors to ``path`` via temp file + fsync + rename; return the file's SHA-256."""
     # safetensors refuses tensors that share memory or are non-contiguous views; store plain copies.
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    data = save(plain, metadata=metadata)
-    atomic_write_bytes(path, data, fsync=True)
-    return hashlib.sha256(data).hexdigest()
+    with atomic_file(path, fsync=True) as fh:  # written by name (no second copy in memory), then synced
+        save_file(plain, fh.name, metadata=metadata)
+        digest = sha256_file(fh.name)
+    return digest
 
 
 def load_tensors_checked(path: Path, sha256: str | None, *, what: str) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
     tampered or corrupt files raise CheckpointError."""
     run_dir = Path(run_dir)
     config = artifact.read_config(run_dir)
-    return registry.wing(config.get("kind")).load(run_dir, device=device)
+    return registry.wing(config.get("kind"), where=run_dir).load(run_dir, device=device)
 
 
 class GANModel:
@@ -64,6 +64,8 @@ class GANModel:
             model = cls.from_config(config, train)
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{Path(run_dir) / artifact.CONFIG} is incomplete: {e}") from None
+        except CheckpointError as e:  # from_config knows the config, not where it lives
+            raise CheckpointError(f"{run_dir} {e}") from None
         model.metrics = dict(config.get("metrics", {}))
         return model
 
@@ -99,9 +101,14 @@ class GANModel:
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=callbacks)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir
-        if run_dir is not None and not resume and distributed.is_main():
-            write_json(run_dir / artifact.CONFIG, self.config_dict())
+        if not resume:
+            self.write_config()
         return trainer
+
+    def write_config(self) -> None:
+        """config.json of a new run (rank 0 only under torchrun): what a resume rebuilds the model from."""
+        if self.run_dir is not None and distributed.is_main():
+            write_json(self.run_dir / artifact.CONFIG, self.config_dict())
 
     def finish_training(self, trainer: Trainer, result: Any, **figures: Any) -> None:
         """Record the run's figures (``figures`` are the wing's own, e.g. epochs) in ``metrics``."""
@@ -111,13 +118,19 @@ class GANModel:
             self.metrics["stop_reason"] = trainer.stop_reason
         self.metrics["processes"] = trainer.world.size  # torchrun ranks of the last fit
 
-    def check_resumable(self, run_dir: Path | None, fingerprint: str, what: str = "data") -> dict[str, Any]:
-        """The saved config of the run to resume; refuses a missing checkpoint or different data."""
+    def check_resumable(
+        self,
+        run_dir: Path | None,
+        fingerprint: str,
+        mismatch: str = "different data; resume needs the same data",
+    ) -> dict[str, Any]:
+        """The saved config of the run to resume; refuses a missing checkpoint, or different data with
+        "RUN was trained on ``mismatch``"."""
         if run_dir is None or not ckpt.has_checkpoint(run_dir):
             raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
         saved = artifact.read_config(run_dir)
         if saved.get("data", {}).get("fingerprint") != fingerprint:
-            raise DataError(f"{run_dir} was trained on different {what}; resume needs the same {what}")
+            raise DataError(f"{run_dir} was trained on {mismatch}")
         return saved
 
     # ------------------------------------------------------------------ persistence

@@ -157,6 +157,11 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(module, device_ids=ids)
 
+    @property
+    def images_seen(self) -> int:
+        """``examples_seen`` under its name before 0.2.0 (callbacks written for image runs read it)."""
+        return self.examples_seen
+
     def _autocast(self, enabled: bool = True) -> contextlib.AbstractContextManager[Any]:
         """bf16 autocast for the forward passes when ``precision == "bf16"`` (a no-op otherwise)."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp and enabled)

@@ -48,18 +48,34 @@ class ImageGAN(GANModel):
         spectral_norm: bool = False,
         lr_g: float | None = None,
         lr_d: float | None = None,
+        loss: str | None = None,
+        betas: tuple[float, float] | None = None,
+        r1_gamma: float | None = None,
+        r2_gamma: float | None = None,
+        reg_interval: int | None = None,
+        ema_halflife_images: float | None = None,
+        augment_p: float | None = None,
+        ada_target: float | None | str = "preset",
+        grad_clip: float | None = None,
         checkpoint_every: int = 500,
         log_every: int = 10,
         precision: str = "fp32",
         channels_last: bool = False,
     ) -> None:
-        """``preset_name`` sets the loss, regularisation, augmentation and learning rates (``lr_g`` /
-        ``lr_d`` override its rates); the other keywords are the model's own. All are validated here."""
+        """``preset_name`` sets the training recipe: loss, betas, R1/R2, EMA, augmentation and learning
+        rates; the keywords from ``lr_g`` to ``grad_clip`` replace the preset's value when given (None,
+        or "preset" for ``ada_target``, keeps it; ``ada_target=None`` turns adaptive augmentation off).
+        The other keywords are the model's own. All are validated here (docs/training.md)."""
         distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
         settings = preset(preset_name)
         arch = arch or settings.pop("arch")
         settings.pop("arch", None)
-        settings |= {k: v for k, v in (("lr_g", lr_g), ("lr_d", lr_d)) if v is not None}
+        chosen = {"lr_g": lr_g, "lr_d": lr_d, "loss": loss, "betas": betas, "r1_gamma": r1_gamma,
+                  "r2_gamma": r2_gamma, "reg_interval": reg_interval, "ema_halflife_images": ema_halflife_images,
+                  "augment_p": augment_p, "grad_clip": grad_clip}  # fmt: skip
+        settings |= {k: v for k, v in chosen.items() if v is not None}
+        if ada_target != "preset":
+            settings["ada_target"] = ada_target
         self.preset_name, self.conditional, self.channels = preset_name, conditional, channels
         self.train_config = from_dict(
             TrainConfig,
@@ -111,7 +127,9 @@ class ImageGAN(GANModel):
         source, reals = self._adopt(ds, data)
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
         if resume:
-            self.check_resumable(run_dir, self.data_info["fingerprint"], what="data")
+            self.check_resumable(
+                run_dir, self.data_info["fingerprint"], "different data; resume needs the same dataset"
+            )
         recipe = ImageRecipe(self.recipe_config)
         cbs = list(callbacks or []) + self._callbacks(
             recipe, reals, run_dir, sample_every, monitor_every, health

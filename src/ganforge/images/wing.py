@@ -9,7 +9,7 @@ from ganforge.core.protocols import Wing
 
 
 class ImagesWing(Wing):
-    name = "images"
+    name = "image"
     unit = "images"
     shard_suffix = "tar"
 

@@ -201,6 +201,10 @@ def sample_shards(
     from ganforge.engine import artifact
     from ganforge.engine.distributed import world
 
+    if engine not in ("torch", "onnx"):
+        raise ConfigError(f"--engine must be torch or onnx (got {engine!r})")
+    if engine == "torch" and onnx is not None:
+        raise ConfigError("--onnx needs --engine onnx")
     run, out = Path(run_dir).resolve(), Path(out)
     kind = artifact.read_config(run).get("kind")
     wing = registry.wing(kind)

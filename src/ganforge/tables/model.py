@@ -70,14 +70,20 @@ class TableGAN(GANModel, TableSampling):
         z_dim: int = 128,
         hidden: tuple[int, ...] = (256, 256),
         dp: Any = None,
-        loss: str = "ns",
-        r1_gamma: float = 0.0,
+        loss: str | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        betas: tuple[float, float] | None = None,
+        r1_gamma: float | None = None,
+        r2_gamma: float | None = None,
+        ema_halflife_images: float | None = None,
+        grad_clip: float | None = None,
         checkpoint_every: int = 500,
         log_every: int = 20,
     ) -> None:
         """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 2,000 steps); ``dp``
-        turns on differentially private training (True, or DPConfig fields as a dict); ``loss`` and
-        ``r1_gamma`` (ns | hinge | rpgan | wgan; the R1 penalty) replace the measured defaults."""
+        turns on differentially private training (True, or DPConfig fields as a dict). The keywords from
+        ``loss`` to ``grad_clip`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
         from ganforge.tables.privacy.training import as_dp_config
 
         self.dp = as_dp_config(dp)  # DP-SGD: see privacy/; a pack would mix rows, so no packing
@@ -92,11 +98,14 @@ class TableGAN(GANModel, TableSampling):
         self.default_budget = epochs is None and steps is None and not minutes
         self.epochs = DEFAULT_EPOCHS if self.default_budget else epochs
         self.steps = steps
+        chosen = {"loss": loss, "lr_g": lr_g, "lr_d": lr_d, "betas": betas, "r1_gamma": r1_gamma,
+                  "r2_gamma": r2_gamma, "ema_halflife_images": ema_halflife_images, "grad_clip": grad_clip}  # fmt: skip
+        settings = TABLE_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
         self.train_config = from_dict(
             TrainConfig,
-            {**TABLE_TRAIN_DEFAULTS, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
+            {**settings, "steps": steps or 1, "batch_size": batch_size, "seed": seed, "device": device,
              "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
-             "log_every": log_every, "loss": loss, "r1_gamma": r1_gamma},
+             "log_every": log_every},
             what="training",
         )  # fmt: skip
         self.recipe_config = TableRecipeConfig(
@@ -146,7 +155,11 @@ class TableGAN(GANModel, TableSampling):
                 "run it without torchrun"
             )
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
-        saved = self.check_resumable(run_dir, fp, what="table") if resume else None
+        saved = (
+            self.check_resumable(run_dir, fp, "a different table; resume needs the same data")
+            if resume
+            else None
+        )
         x, cond_spans = self._encode(df, saved)
         self._set_budget(n_rows)
         self.data_info = {
@@ -164,6 +177,8 @@ class TableGAN(GANModel, TableSampling):
             from ganforge.tables.privacy.training import attach_private_training, finish_private_training
 
             budget = attach_private_training(self, trainer, len(df))
+            if not resume:  # the noise level and sampling rate are now known: a resume must reuse them
+                self.write_config()
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, rows_seen=result.examples_seen,
                              epochs=round(result.examples_seen / n_rows, 2))  # fmt: skip

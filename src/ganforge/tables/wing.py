@@ -9,7 +9,7 @@ from ganforge.core.protocols import Wing
 
 
 class TablesWing(Wing):
-    name = "tables"
+    name = "table"
     unit = "rows"
     shard_suffix = "parquet"
 
@@ -17,6 +17,23 @@ class TablesWing(Wing):
         from ganforge.tables.model import load_table
 
         return load_table(run_dir, device=device)
+
+    def sampler(self, run_dir: Path, device: str, engine: str, onnx: Path | None) -> Any:
+        from ganforge.errors import ConfigError
+
+        if engine != "torch":
+            raise ConfigError(
+                f"--engine onnx is for image models; {run_dir} is a table model (use --engine torch)"
+            )
+        return self.load(run_dir, device=device)
+
+    def export_onnx(self, run: Path, path: Path | None) -> str:
+        from ganforge.errors import ConfigError
+
+        raise ConfigError(
+            f"{run} is a table model: ONNX export covers image models only (a table's sampling and "
+            "decoding live in Python); sample it with: ganforge sample RUN --out rows.parquet"
+        )
 
     def register_cli(self, app: Any, train_app: Any) -> None:
         from ganforge.tables.cli import register

@@ -9,7 +9,7 @@ from ganforge.core.protocols import Wing
 
 
 class VectorsWing(Wing):
-    name = "vectors"
+    name = "vector"
     unit = "vectors"
 
     def load(self, run_dir: Path, device: str = "cpu") -> Any:

@@ -83,7 +83,7 @@ class ImageToImage(GANModel):
     def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> ImageToImage:
         kind = config.get("kind")
         if kind not in KINDS:
-            raise CheckpointError(f"a '{kind}' model is not a super-resolution or translation model")
+            raise CheckpointError(f"holds a '{kind}' model, not a super-resolution or translation model")
         rc = from_dict(
             SuperResConfig if kind == "superres" else TranslateConfig, config["recipe"], what="recipe"
         )
@@ -189,22 +189,33 @@ def _hr_channels(data: Any) -> int:
 
 
 def train_superres(
-    data: Any, out: str | Path | None = None, scale: int = 4, crop: int | None = None,
-    steps: int = 2000, callbacks: list[Callback] | None = None, **options: Any,
+    data: Any, out: str | Path | None = None, scale: int = 4, crop: int | None = None, steps: int = 2000,
+    callbacks: list[Callback] | None = None, *, width: int | None = None, blocks: int | None = None,
+    growth: int | None = None, d_width: int | None = None, pixel_weight: float | None = None,
+    perceptual_weight: float | None = None, degradation: str | None = None, batch_size: int | None = None,
+    lr_g: float | None = None, lr_d: float | None = None, seed: int = 0, device: str = "cpu",
+    max_seconds: float | None = None, checkpoint_every: int = 500, log_every: int = 10,
 ) -> ImageToImage:  # fmt: skip
     """Train a super-resolution (``scale`` 2-4) or restoration (``scale`` 1) GAN on high-resolution images.
 
-    ``options``: SuperResConfig fields (width, blocks, degradation, pixel_weight, perceptual_weight …)
-    and TrainConfig fields (batch_size, seed, device, max_seconds, checkpoint_every …).
+    ``width`` … ``degradation`` are SuperResConfig fields and ``batch_size`` … ``log_every`` training
+    settings (None: the defaults, SuperResConfig's and SR_TRAIN).
     """
     check_scale(scale)  # before reading any image
-    rc_fields = set(SuperResConfig.__dataclass_fields__)
-    rc_opts = {k: v for k, v in options.items() if k in rc_fields and v is not None}
+    rc_opts = {"width": width, "blocks": blocks, "growth": growth, "d_width": d_width, "pixel_weight": pixel_weight,
+               "perceptual_weight": perceptual_weight, "degradation": degradation}  # fmt: skip
     crop = crop or max(16, (64 // scale) * scale if scale != 3 else 48)
-    rc = SuperResConfig(scale=scale, crop=crop, channels=_hr_channels(data), **rc_opts)
-    tc = _train_config(SR_TRAIN, {k: v for k, v in options.items() if k not in rc_fields} | {"steps": steps})
+    rc = SuperResConfig(scale=scale, crop=crop, channels=_hr_channels(data), **_given(rc_opts))
+    train = {"batch_size": batch_size, "lr_g": lr_g, "lr_d": lr_d, "seed": seed, "device": device,
+             "max_seconds": max_seconds, "checkpoint_every": checkpoint_every, "log_every": log_every}  # fmt: skip
+    tc = _train_config(SR_TRAIN, train | {"steps": steps})
     source, info = superres_source(data, rc)
     return ImageToImage("superres", rc, tc, info).fit(source, out, callbacks=callbacks)
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that were given (not None)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def translate_source(
@@ -238,22 +249,28 @@ def translate_source(
 
 def train_translate(
     a: Any, b: Any, mode: str = "paired", out: str | Path | None = None, resolution: int = 64,
-    steps: int = 2000, callbacks: list[Callback] | None = None, **options: Any,
+    steps: int = 2000, callbacks: list[Callback] | None = None, *, width: int | None = None,
+    depth: int | None = None, d_width: int | None = None, d_layers: int | None = None,
+    l1_weight: float | None = None, cycle_weight: float | None = None, identity_weight: float | None = None,
+    pool_size: int | None = None, batch_size: int | None = None, lr_g: float | None = None,
+    lr_d: float | None = None, seed: int = 0, device: str = "cpu", max_seconds: float | None = None,
+    checkpoint_every: int = 500, log_every: int = 10,
 ) -> ImageToImage:  # fmt: skip
     """Train pix2pix (``mode="paired"``: matched file names) or CycleGAN (``"unpaired"``) from A to B.
 
-    ``options``: TranslateConfig fields (width, depth, l1_weight, cycle_weight …) and TrainConfig fields.
+    ``width`` … ``pool_size`` are TranslateConfig fields and ``batch_size`` … ``log_every`` training
+    settings (None: the defaults, TranslateConfig's and TRANSLATE_TRAIN).
     """
     TranslateConfig(mode=mode, resolution=resolution)  # validate before reading any image
     source, info, xa, xb = translate_source(a, b, mode, resolution)
-    rc_fields = set(TranslateConfig.__dataclass_fields__)
-    rc_opts = {k: v for k, v in options.items() if k in rc_fields and v is not None}
+    rc_opts = {"width": width, "depth": depth, "d_width": d_width, "d_layers": d_layers, "l1_weight": l1_weight,
+               "cycle_weight": cycle_weight, "identity_weight": identity_weight, "pool_size": pool_size}  # fmt: skip
     rc = TranslateConfig(
-        mode=mode, resolution=resolution, channels_a=xa.shape[3], channels_b=xb.shape[3], **rc_opts
+        mode=mode, resolution=resolution, channels_a=xa.shape[3], channels_b=xb.shape[3], **_given(rc_opts)
     )
-    tc = _train_config(
-        TRANSLATE_TRAIN, {k: v for k, v in options.items() if k not in rc_fields} | {"steps": steps}
-    )
+    train = {"batch_size": batch_size, "lr_g": lr_g, "lr_d": lr_d, "seed": seed, "device": device,
+             "max_seconds": max_seconds, "checkpoint_every": checkpoint_every, "log_every": log_every}  # fmt: skip
+    tc = _train_config(TRANSLATE_TRAIN, train | {"steps": steps})
     return ImageToImage("translate", rc, tc, info).fit(source, out, callbacks=callbacks)
 
 

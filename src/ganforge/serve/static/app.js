@@ -64,7 +64,7 @@ function selectModel(name) {
   state.model = m;
   const can = (what) => (m.capabilities || []).includes(what);
   $("images").hidden = !can("images");
-  $("walk-form").hidden = !can("interpolate");
+  $("walk-panel").hidden = !can("interpolate");
   $("tables").hidden = !can("rows");
   $("card").textContent = m.card || "(no model card)";
   if (can("images")) {
