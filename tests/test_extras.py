@@ -53,26 +53,32 @@ def test_the_core_environment_lacks_the_extras(core_env):
     assert done.returncode != 0 and "No module named 'fastapi'" in done.stderr
 
 
-def test_core_install_trains_and_samples_images_and_tables(core_env, tmp_path):
-    assert core_cli(core_env, "--help").returncode == 0
-    run = tmp_path / "img"
+@pytest.fixture(scope="module")
+def core_runs(core_env, tmp_path_factory):
+    """An image run and a table run trained with the core install alone: (image run, table run, csv)."""
+    tmp = tmp_path_factory.mktemp("core-runs")
+    run = tmp / "img"
     done = core_cli(core_env, "train", "images", "digits", "--out", str(run), "--resolution", "16", "--steps", "2",
                     "--width", "8", "--batch", "16", "--device", "cpu", "--on-problem", "off")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    done = core_cli(core_env, "sample", str(run), "-n", "3", "--out", str(tmp_path / "imgs"))
-    assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "imgs").glob("*.png"))) == 3
     rng = np.random.default_rng(0)
-    pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], 200)}).to_csv(
-        tmp_path / "t.csv", index=False
-    )
-    done = core_cli(core_env, "train", "table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "tab"), "--epochs", "1",
+    csv = tmp / "t.csv"
+    pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["x", "y"], 200)}).to_csv(csv, index=False)
+    done = core_cli(core_env, "train", "table", str(csv), "--out", str(tmp / "tab"), "--epochs", "1",
                     "--batch", "50", "--pac", "5", "--device", "cpu", "--on-problem", "off")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    done = core_cli(core_env, "sample", str(tmp_path / "tab"), "-n", "10", "--out", str(tmp_path / "s.csv"))
+    return run, tmp / "tab", csv
+
+
+def test_core_install_trains_and_samples_images_and_tables(core_env, core_runs, tmp_path):
+    image, table, _ = core_runs
+    assert core_cli(core_env, "--help").returncode == 0
+    done = core_cli(core_env, "sample", str(image), "-n", "3", "--out", str(tmp_path / "imgs"))
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "imgs").glob("*.png"))) == 3
+    done = core_cli(core_env, "sample", str(table), "-n", "10", "--out", str(tmp_path / "s.csv"))
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(tmp_path / "s.csv")) == 10
-    pytest.core_runs = (run, tmp_path / "tab", tmp_path / "t.csv")  # for the test below
 
 
 @pytest.mark.parametrize(
@@ -86,10 +92,8 @@ def test_core_install_trains_and_samples_images_and_tables(core_env, tmp_path):
         (["train", "table", "{csv}", "--out", "{tmp}/dp", "--dp"], "privacy"),
     ],
 )
-def test_a_missing_extra_is_named_in_one_line(core_env, args, extra, tmp_path):
-    if not hasattr(pytest, "core_runs"):
-        pytest.skip("needs the runs of the test above")
-    img, _, csv = pytest.core_runs
+def test_a_missing_extra_is_named_in_one_line(core_env, core_runs, args, extra, tmp_path):
+    img, _, csv = core_runs
     done = core_cli(core_env, *[a.format(img=img, csv=csv, tmp=tmp_path) for a in args])
     assert done.returncode == 1, done.stderr
     assert f"pip install 'ganforge[{extra}]'" in done.stderr

@@ -108,7 +108,19 @@ class Wing:
     ``wing.py`` and overrides what its kind can do; the rest answers with one clear line."""
 
     name = "wing"  # what its models are called in messages: "an image model", "a table model" ...
+    package = ""  # the wing's package ("ganforge.tables"): the default hooks find its parts there
     unit = "items"  # what one generated example is called ("images", "rows" ...)
+
+    def part(self, module: str, name: str) -> Any:
+        """``name`` from the wing's module ``module`` (``cli``, ``evaluate``, ``report``), or None when the
+        wing has no such module or name: the default hooks below call what a wing's files define."""
+        import importlib
+        import importlib.util
+
+        path = f"{self.package}.{module}"
+        if not self.package or importlib.util.find_spec(path) is None:
+            return None
+        return getattr(importlib.import_module(path), name, None)
 
     def unsupported(self, what: str) -> Exception:
         from ganforge.errors import ConfigError
@@ -126,24 +138,38 @@ class Wing:
         return self.load(run_dir, device=device)
 
     def register_cli(self, app: Any, train_app: Any) -> None:
-        """Mount this wing's commands (``train KIND`` and any of its own) on the CLI."""
+        """Mount this wing's commands (``train KIND`` and any of its own): ``cli.register(app, train_app)``."""
+        register = self.part("cli", "register")
+        if register is not None:
+            register(app, train_app)
 
     def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
-        """``ganforge sample`` for this kind: write the output, return the line to print."""
-        raise self.unsupported("ganforge sample")
+        """``ganforge sample`` for this kind: write the output, return the line to print
+        (``cli.sample_cli(run, out, options)``)."""
+        sample = self.part("cli", "sample_cli")
+        if sample is None:
+            raise self.unsupported("ganforge sample")
+        return sample(run, out, options)
 
     def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
                      out_console: Any) -> None:  # fmt: skip
-        """``ganforge evaluate`` for this kind: measure, save, print."""
-        raise self.unsupported("ganforge evaluate")
+        """``ganforge evaluate`` for this kind: measure, save, print
+        (``evaluate.evaluate_cli(run, options, console, out_console)``)."""
+        evaluate = self.part("evaluate", "evaluate_cli")
+        if evaluate is None:
+            raise self.unsupported("ganforge evaluate")
+        evaluate(run, options, console, out_console)
 
     def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Facts about the run for the report's summary table (data size, recipe)."""
-        return {}
+        """Facts about the run for the report's summary table (``report.summary_facts(config)``)."""
+        facts = self.part("report", "summary_facts")
+        return facts(config) if facts is not None else {}
 
     def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
-        """The report's sections for this kind: (anchor, title, html) tuples."""
-        return []
+        """The report's sections for this kind, (anchor, title, html) tuples
+        (``report.report_sections(run_dir, config, real)``)."""
+        sections = self.part("report", "report_sections")
+        return sections(run_dir, config, real) if sections is not None else []
 
     def serve_info(self, model: Any) -> dict[str, Any]:
         """What ``GET /api/models`` tells the page: ``capabilities`` (endpoints) and the model's facts."""

@@ -21,7 +21,7 @@ def summary_facts(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def image_sections(run_dir: Path, config: dict[str, Any]) -> list[Section]:
+def report_sections(run_dir: Path, config: dict[str, Any], real: Path | None = None) -> list[Section]:
     """Samples, evaluation figures, nearest training images and per-class figures of an image run."""
     return [("samples", "Samples over training", samples_section(run_dir))] + evaluation_sections(
         run_dir, config, optional=False

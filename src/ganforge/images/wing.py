@@ -10,6 +10,7 @@ from ganforge.core.protocols import Wing
 
 class ImagesWing(Wing):
     name = "image"
+    package = "ganforge.images"
     unit = "images"
     shard_suffix = "tar"
 
@@ -22,32 +23,6 @@ class ImagesWing(Wing):
         from ganforge.images.cli_export import load_sampler
 
         return load_sampler(run_dir, device, engine, onnx)
-
-    def register_cli(self, app: Any, train_app: Any) -> None:
-        from ganforge.images.cli import register
-
-        register(app, train_app)
-
-    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
-        from ganforge.images.cli import sample_cli
-
-        return sample_cli(run, out, options)
-
-    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
-                     out_console: Any) -> None:  # fmt: skip
-        from ganforge.images.evaluate import evaluate_cli
-
-        evaluate_cli(run, options, console, out_console)
-
-    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
-        from ganforge.images.report import summary_facts
-
-        return summary_facts(config)
-
-    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
-        from ganforge.images.report import image_sections
-
-        return image_sections(run_dir, config)
 
     def serve_info(self, model: Any) -> dict[str, Any]:
         rc = model.recipe_config

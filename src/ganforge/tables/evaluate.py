@@ -134,7 +134,7 @@ def table_summary(result: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def evaluate_cli(run: Path, options: dict[str, Any], out_console: Any) -> None:
+def evaluate_cli(run: Path, options: dict[str, Any], console: Any, out_console: Any) -> None:
     """``ganforge evaluate`` of a table run: measure, store in the run, print the summary."""
     result = evaluate_table_run(
         run, real=options["real"], holdout=options["holdout"], target=options["target"], n=options["n"],

@@ -10,6 +10,7 @@ from ganforge.core.protocols import Wing
 
 class TablesWing(Wing):
     name = "table"
+    package = "ganforge.tables"
     unit = "rows"
     shard_suffix = "parquet"
 
@@ -34,32 +35,6 @@ class TablesWing(Wing):
             f"{run} is a table model: ONNX export covers image models only (a table's sampling and "
             "decoding live in Python); sample it with: ganforge sample RUN --out rows.parquet"
         )
-
-    def register_cli(self, app: Any, train_app: Any) -> None:
-        from ganforge.tables.cli import register
-
-        register(app, train_app)
-
-    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
-        from ganforge.tables.cli import sample_cli
-
-        return sample_cli(run, out, options)
-
-    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
-                     out_console: Any) -> None:  # fmt: skip
-        from ganforge.tables.evaluate import evaluate_cli
-
-        evaluate_cli(run, options, out_console)
-
-    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
-        from ganforge.tables.report import summary_facts
-
-        return summary_facts(config)
-
-    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
-        from ganforge.tables.report import report_sections
-
-        return report_sections(run_dir, config, real)
 
     def serve_info(self, model: Any) -> dict[str, Any]:
         columns = []

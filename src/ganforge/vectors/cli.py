@@ -37,11 +37,11 @@ def train_vectors(
 ) -> None:
     """Train a GAN on points (rows of numbers); Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.engine.progress import ProgressCallback
-    from ganforge.vectors.model import VectorGAN, resume_vectors
+    from ganforge.vectors.model import VectorGAN
 
     run_dir = resume_dir(out, resume)
     if resume is not None:
-        gan = resume_vectors(resume, steps=steps, device=device, minutes=minutes)
+        gan = VectorGAN.resume(resume, steps=steps, device=device, minutes=minutes)
     else:
         gan = VectorGAN(steps=steps, batch_size=batch, hidden=hidden, seed=seed, device=device,
                         max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every)  # fmt: skip

@@ -41,7 +41,7 @@ def evaluate_vector_run(
     return rounded(result)
 
 
-def evaluate_cli(run: Path, options: dict[str, Any], out_console: Any) -> None:
+def evaluate_cli(run: Path, options: dict[str, Any], console: Any, out_console: Any) -> None:
     """``ganforge evaluate`` of a vector run: measure, store in the run, print."""
     result = evaluate_vector_run(run, real=options.get("real"), n=options.get("n"), seed=options["seed"])
     for key, value in result.items():

@@ -111,15 +111,3 @@ class VectorGAN(GANModel):
             "Training": {k: v for k, v in self.metrics.items() if not k.startswith("evaluation")},
             "Evaluation": self.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
         }
-
-
-def load_vectors(run_dir: str | Path, device: str = "cpu") -> VectorGAN:
-    """Load a trained vector model; tampered or corrupt files raise CheckpointError."""
-    return VectorGAN.load(run_dir, device=device)
-
-
-def resume_vectors(
-    run_dir: str | Path, steps: int | None = None, device: str | None = None, minutes: float | None = None
-) -> VectorGAN:
-    """A VectorGAN configured exactly as the run in ``run_dir``, ready for ``fit(..., resume=True)``."""
-    return VectorGAN.resume(run_dir, steps=steps, device=device, minutes=minutes)

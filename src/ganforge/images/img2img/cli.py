@@ -1,5 +1,5 @@
 """Command-line parts for image-to-image GANs: ``train superres``, ``train translate``, ``upscale``,
-``translate`` and the evaluation printout. ``register_img2img`` adds them to the main Typer app."""
+``translate`` and the evaluation printout. ``register`` adds them to the main Typer app."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def evaluate_cmd(run: Path, ref: str | None, n: int | None, extractor: str, seed
     )
 
 
-def register_img2img(app: typer.Typer, train_app: typer.Typer) -> None:
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Add the image-to-image commands to the ``ganforge`` app."""
     train_app.command("superres")(train_superres_cmd)
     train_app.command("translate")(train_translate_cmd)

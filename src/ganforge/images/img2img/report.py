@@ -23,7 +23,9 @@ def _captions(config: dict[str, Any]) -> tuple[str, str]:
     return "left to right: input A, model output, target B", ""
 
 
-def img2img_sections(run_dir: Path, config: dict[str, Any]) -> list[tuple[str, str, str]]:
+def report_sections(
+    run_dir: Path, config: dict[str, Any], real: Path | None = None
+) -> list[tuple[str, str, str]]:
     """ "Before / after" (panels + zoomed crops) and "Evaluation" sections of an image-to-image run."""
     command = f"ganforge evaluate {run_dir}"
     folder = Path(run_dir) / "evaluation"

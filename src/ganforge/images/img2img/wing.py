@@ -10,17 +10,13 @@ from ganforge.core.protocols import Wing
 
 class ImageToImageWing(Wing):
     name = "image-to-image"
+    package = "ganforge.images.img2img"
     unit = "images"
 
     def load(self, run_dir: Path, device: str = "cpu") -> Any:
         from ganforge.images.img2img.model import load_img2img
 
         return load_img2img(run_dir, device=device)
-
-    def register_cli(self, app: Any, train_app: Any) -> None:
-        from ganforge.images.img2img.cli import register_img2img
-
-        register_img2img(app, train_app)
 
     def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
         from ganforge.errors import ConfigError
@@ -32,11 +28,6 @@ class ImageToImageWing(Wing):
         from ganforge.images.img2img.cli import evaluate_cmd
 
         evaluate_cmd(run, options["ref"], options["n"], options["extractor"], options["seed"])
-
-    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
-        from ganforge.images.img2img.report import img2img_sections
-
-        return img2img_sections(run_dir, config)
 
 
 WING = ImageToImageWing()
