@@ -172,8 +172,27 @@ class Wing:
         return sections(run_dir, config, real) if sections is not None else []
 
     def serve_info(self, model: Any) -> dict[str, Any]:
-        """What ``GET /api/models`` tells the page: ``capabilities`` (endpoints) and the model's facts."""
-        raise self.unsupported("ganforge serve")
+        """What ``GET /api/models`` tells the page: ``capabilities`` (the endpoints it answers), the model's
+        facts and ``usage`` (the line for a request to a wrong endpoint) (``serve.serve_info(model)``)."""
+        info = self.part("serve", "serve_info")
+        if info is None:
+            raise self.unsupported("ganforge serve")
+        return info(model)
+
+    def serve_generate(self, model: Any) -> Any:
+        """The call the server batches across requests, ``(z, c) -> outputs``, or None: the model is run
+        whole per request (``serve.generate_marked(model, z, c)``)."""
+        import functools
+
+        generate = self.part("serve", "generate_marked")
+        return functools.partial(generate, model) if generate is not None else None
+
+    def serve_routes(self, app: Any, served: Any) -> None:
+        """Add this kind's endpoints to the server's app (``serve.add_routes(app, served)``); ``served``
+        finds models (``get(name, capability)``), their batchers and gates, the executor and limits."""
+        add = self.part("serve", "add_routes")
+        if add is not None:
+            add(app, served)
 
     def export_onnx(self, run: Path, path: Path | None) -> str:
         """``ganforge export``: write the run's generator as ONNX; return the line to print."""

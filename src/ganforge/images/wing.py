@@ -24,13 +24,6 @@ class ImagesWing(Wing):
 
         return load_sampler(run_dir, device, engine, onnx)
 
-    def serve_info(self, model: Any) -> dict[str, Any]:
-        rc = model.recipe_config
-        classes = list(rc.class_names) or [str(i) for i in range(rc.num_classes)]
-        return {"usage": "makes images: use /images or /interpolate", "capabilities": ["images", "interpolate"], "resolution": rc.resolution,
-                "channels": rc.channels, "conditional": rc.num_classes > 0, "classes": classes,
-                "z_dim": rc.z_dim}  # fmt: skip
-
     def export_onnx(self, run: Path, path: Path | None) -> str:
         from ganforge.images.cli_export import export_message
 

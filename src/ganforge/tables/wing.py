@@ -36,22 +36,6 @@ class TablesWing(Wing):
             "decoding live in Python); sample it with: ganforge sample RUN --out rows.parquet"
         )
 
-    def serve_info(self, model: Any) -> dict[str, Any]:
-        columns = []
-        for m in model.metadata.columns:
-            col: dict[str, Any] = {"name": m.name, "kind": m.kind}
-            if m.categories is not None:
-                col["categories"] = [str(v) for v in m.categories[:100]]
-            if m.kind == "numeric" and m.min is not None:
-                col["min"], col["max"] = m.min, m.max
-            columns.append(col)
-        return {
-            "usage": "makes table rows: use /rows",
-            "capabilities": ["rows"],
-            "columns": columns,
-            "training_rows": model.data_info.get("rows"),
-        }
-
     def shard_default_n(self, model: Any) -> int:
         return int(model.data_info.get("rows", 1000))
 
