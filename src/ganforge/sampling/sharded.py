@@ -198,24 +198,13 @@ def sample_shards(
     shards in that many spawned processes; under torchrun, rank r makes the shards k with k % world == r.
     ``report`` gets one line per finished shard (default: stderr). Returns a summary dict.
     """
-    from ganforge.engine import artifact
     from ganforge.engine.distributed import world
 
-    if engine not in ("torch", "onnx"):
-        raise ConfigError(f"--engine must be torch or onnx (got {engine!r})")
-    if engine == "torch" and onnx is not None:
-        raise ConfigError("--onnx needs --engine onnx")
     run, out = Path(run_dir).resolve(), Path(out)
-    kind = artifact.read_config(run).get("kind")
-    wing = registry.wing(kind)
-    _check_options(wing, out, shards, workers, seed)
-    task = ShardTask(str(run), kind, str(out), 0, shards, 1, 0, conditions or None, klass, watermark,
+    task = ShardTask(str(run), "", str(out), 0, shards, 1, 0, conditions or None, klass, watermark,
                      engine, str(onnx) if onnx else None, device)  # fmt: skip
-    model = _model(task)  # loaded once here: verifies the weights and settles defaults before any work
-    n = n if n is not None else wing.shard_default_n(model)
-    if not 1 <= shards <= n:
-        raise ConfigError(f"--shards must be between 1 and n ({n:,}); got {shards}")
-    wing.shard_check(model, {"conditions": conditions, "klass": klass})  # fail now, not in every worker
+    task, wing, n = _prepare(task, n, workers, seed)
+    kind = task.kind
     extra = {"class": klass, "watermark": watermark, "engine": engine}
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -239,18 +228,30 @@ def sample_shards(
         message = f"wrote {n:,} {what} in {shards} shards to {out} (rank {me.rank} of {me.size}: " + (
             f"{len(results)} made, {len(skipped)} skipped as already done)"
         )
-    return {
-        "out": str(out),
-        "kind": kind,
-        "n": n,
-        "shards": shards,
-        "seed": int(job["seed"]),
-        "written": sorted(r["shard"] for r in results),
-        "skipped": len(skipped),
-        "rank": me.rank,
-        "world": me.size,
-        "message": message,
-    }
+    return {"out": str(out), "kind": kind, "n": n, "shards": shards, "seed": int(job["seed"]),
+            "written": sorted(r["shard"] for r in results), "skipped": len(skipped), "rank": me.rank,
+            "world": me.size, "message": message}  # fmt: skip
+
+
+def _prepare(task: ShardTask, n: int | None, workers: int, seed: int | None) -> tuple[ShardTask, Any, int]:
+    """The task with its run's kind, the wing, and ``n``; every option checked once, before any work
+    (the model is loaded here: its weights are verified and its defaults settle ``n``)."""
+    from ganforge.engine import artifact
+
+    if task.engine not in ("torch", "onnx"):
+        raise ConfigError(f"--engine must be torch or onnx (got {task.engine!r})")
+    if task.engine == "torch" and task.onnx is not None:
+        raise ConfigError("--onnx needs --engine onnx")
+    kind = artifact.read_config(Path(task.run)).get("kind")
+    wing = registry.wing(kind)
+    _check_options(wing, Path(task.out), task.shards, workers, seed)
+    task = ShardTask(**(asdict(task) | {"kind": kind}))
+    model = _model(task)
+    n = n if n is not None else wing.shard_default_n(model)
+    if not 1 <= task.shards <= n:
+        raise ConfigError(f"--shards must be between 1 and n ({n:,}); got {task.shards}")
+    wing.shard_check(model, {"conditions": task.conditions, "klass": task.klass})  # not in every worker
+    return task, wing, n
 
 
 def _wait_for_others(out: Path, shards: int, kind: str) -> None:

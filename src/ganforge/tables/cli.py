@@ -90,12 +90,7 @@ def train_table(
         raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(columns)})")
     run_dir = resume_dir(out, resume)
     if resume is not None:
-        steps = None
-        if epochs is not None:  # epochs in the run's own batch size (--batch is for new runs)
-            from ganforge.engine.artifact import read_config
-
-            run_batch = int(read_config(Path(resume))["train"]["batch_size"])
-            steps = max(1, -(-int(epochs * n_rows) // run_batch))
+        steps = _resume_steps(resume, epochs, n_rows)
         gan = resume_table(resume, steps=steps, device=device, minutes=minutes)
     else:
         overrides = read_metadata_overrides(metadata) if metadata is not None else None
@@ -115,6 +110,17 @@ def train_table(
         next_cmd=f"ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
         f"ganforge evaluate {run_dir} --real {data}",
     )  # fmt: skip
+
+
+def _resume_steps(run: Path, epochs: float | None, n_rows: int) -> int | None:
+    """The step target of ``--resume RUN --epochs E``: epochs in the run's own batch size (--batch is
+    for new runs); None keeps the saved target."""
+    if epochs is None:
+        return None
+    from ganforge.engine.artifact import read_config
+
+    run_batch = int(read_config(Path(run))["train"]["batch_size"])
+    return max(1, -(-int(epochs * n_rows) // run_batch))
 
 
 def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:

@@ -147,13 +147,7 @@ class TableGAN(GANModel, TableSampling):
         else:
             df, where = as_frame(data)
             fp, n_rows = table_fingerprint(df), len(df)
-        if target is not None and target not in df.columns:
-            raise ConfigError(f"target {target!r} is not a column of the table")
-        if self.dp is not None and distributed.launched():
-            raise ConfigError(
-                "differentially private training runs in one process (its accounting assumes one sampler); "
-                "run it without torchrun"
-            )
+        self._check_inputs(df, target)
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
         saved = (
             self.check_resumable(run_dir, fp, "a different table; resume needs the same data")
@@ -187,6 +181,15 @@ class TableGAN(GANModel, TableSampling):
         if run_dir is not None and distributed.is_main():
             self.save(run_dir)
         return self
+
+    def _check_inputs(self, df: pd.DataFrame, target: str | None) -> None:
+        if target is not None and target not in df.columns:
+            raise ConfigError(f"target {target!r} is not a column of the table")
+        if self.dp is not None and distributed.launched():
+            raise ConfigError(
+                "differentially private training runs in one process (its accounting assumes one sampler); "
+                "run it without torchrun"
+            )
 
     def _encode(self, df: pd.DataFrame, saved: dict[str, Any] | None) -> tuple[torch.Tensor, list]:
         """The codec (the saved one on resume), the encoded rows and the conditional spans; the recipe
