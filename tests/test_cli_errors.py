@@ -1,5 +1,6 @@
 """Bad input gets one clear line, a non-zero exit, no traceback — and loses nothing already saved."""
 
+import shutil
 import subprocess
 
 import numpy as np
@@ -102,3 +103,78 @@ def test_conditional_training_on_unlabelled_data_is_refused(tmp_path):
 )
 def test_sampling_bad_input(tmp_path, args, needle):
     assert_clean_error(run_cli(*args), needle)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "images", "digits", "--out", "{tmp}/r", "--steps", "0"], "--steps must be at least 1"),
+        (["train", "images", "digits", "--out", "{tmp}/r", "--kimg", "-1"], "--kimg must be greater than 0"),
+        (
+            ["train", "images", "digits", "--out", "{tmp}/r", "--minutes", "0"],
+            "--minutes must be greater than 0",
+        ),
+        (
+            ["train", "images", "digits", "--out", "{tmp}/r", "--monitor-every", "-1"],
+            "--monitor-every must be at least 0",
+        ),
+        (
+            ["train", "images", "digits", "--out", "{tmp}/r", "--sample-every", "0"],
+            "--sample-every must be at least 1",
+        ),
+        (["train", "table", "{csv}", "--out", "{tmp}/r", "--pac", "0"], "--pac must be at least 1"),
+        (
+            ["train", "table", "{csv}", "--out", "{tmp}/r", "--minutes", "0"],
+            "--minutes must be greater than 0",
+        ),
+        (["train", "vectors", "{csv}", "--out", "{tmp}/r", "--steps", "0"], "--steps must be at least 1"),
+        (["train", "superres", "photos", "--out", "{tmp}/r", "--steps", "0"], "--steps must be at least 1"),
+        (["evaluate", "{legacy}", "-n", "0"], "-n must be at least 1"),
+        (["interpolate", "{legacy}", "--out", "{tmp}/w.gif", "--points", "1"], "--points must be at least 2"),
+        (["interpolate", "{legacy}", "--out", "{tmp}/w.gif", "--frames", "0"], "--frames must be at least 1"),
+        (["interpolate", "{legacy}", "--out", "{tmp}/w.gif", "--scale", "0"], "--scale must be at least 1"),
+        (["sample", "{legacy}", "--out", "{blocker}/imgs"], "a-file"),
+        (["sample", "{legacy}", "--grid", "--out", "{blocker}/g.png"], "a-file"),
+        (["interpolate", "{legacy}", "--out", "{blocker}/w.gif"], "a-file"),
+    ],
+)
+def test_zero_and_negative_values_and_unwritable_outputs_are_one_line(
+    args, needle, tmp_path, capsys, monkeypatch
+):
+    """0 is honoured or refused, never read as "the default"; a path that cannot be written is one line."""
+    from pathlib import Path
+
+    from conftest import cli_in_process
+
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n1,2\n3,4\n5,6\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0" / "image"
+    shutil.copytree(legacy, tmp_path / "legacy")  # evaluate would write into the run
+    filled = [a.format(tmp=tmp_path, csv=csv, blocker=blocker, legacy=tmp_path / "legacy") for a in args]
+    done = cli_in_process(capsys, monkeypatch, *filled)
+    assert done.returncode == 1 and needle in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "r").exists()  # nothing was started
+
+
+def test_a_tiny_image_folder_trains_past_the_health_checks(tmp_path):
+    """2-5 images used to crash at the first coverage check (step 100): k-NN needs more examples."""
+    write_images(tmp_path / "four", 4)
+    proc = run_cli(*TRAIN, str(tmp_path / "four"), "--out", str(tmp_path / "r"), *FAST[:2], "--steps", "110",
+                   "--batch", "4", "--width", "8", "--device", "cpu", "--no-cond", "--sample-every", "1000")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "model.safetensors").is_file()
+
+
+def test_resume_of_a_run_without_training_settings_is_one_line(tmp_path):
+    import json
+
+    write_images(tmp_path / "imgs", 4)
+    assert run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), *FAST).returncode == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    del config["train"]
+    (tmp_path / "r" / "config.json").write_text(json.dumps(config))
+    proc = run_cli(*TRAIN, str(tmp_path / "imgs"), "--resume", str(tmp_path / "r"), "--steps", "8")
+    assert_clean_error(proc, "has no training settings")

@@ -242,6 +242,9 @@ def test_models_health_docs_and_page(server, runs):
         ("people/rows", {"conditions": {"city": "Rome"}}, 400, "unknown value 'Rome'"),
         ("people/rows", {"conditions": {"age": [1, 2, 3]}}, 422, "[low, high] pair"),
         ("img/images", b"{" + b" " * 70_000 + b"}", 413, "too large"),
+        ("img/images", b'{"n": 1e400}', 422, "n: "),  # infinity: the error itself must still be JSON
+        ("img/images", b'{"truncation": NaN}', 422, "truncation: "),
+        ("img/images", {"class": "\u00b2"}, 400, "has no class"),  # a digit to isdigit(), not to int()
     ],
 )
 def test_bad_requests_get_a_4xx_with_a_one_line_json_error(server, path, body, code, needle):
@@ -388,3 +391,12 @@ def test_a_failing_generator_call_fails_its_requests_and_the_batcher_keeps_servi
     bad, good = asyncio.run(scenario())
     assert all(isinstance(r, RuntimeError) for r in bad)  # shared a call with the failing request
     assert np.array_equal(good, np.full((2, 2), 3.0, np.float32))
+
+
+def test_a_model_name_with_a_trailing_newline_is_refused():
+    from ganforge.errors import ConfigError
+    from ganforge.serve.models import parse_spec
+
+    assert parse_spec("good.name-1=/tmp/x")[0] == "good.name-1"
+    with pytest.raises(ConfigError, match="must be 1-64 letters"):
+        parse_spec("bad\n=/tmp/x")

@@ -4,6 +4,7 @@ huge images upscale in bounded memory, bad input gets one clear line."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,17 @@ def test_upscale_cli_writes_a_labelled_png(tmp_path, trained):
     with Image.open(dst) as im:
         assert im.size == (24 * model.recipe_config.scale,) * 2
         assert im.info.get("ganforge:synthetic") == "true" and len(im.info["ganforge:model-id"]) == 5
+
+
+def test_serve_refuses_an_upscaler_in_one_line_and_serves_the_rest(trained):
+    """An image-to-image run has no generation endpoint: the server says so and serves the other runs."""
+    from ganforge.errors import ConfigError
+    from ganforge.serve.models import load_models
+
+    sr_run = trained[2]
+    legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0" / "image"
+    with pytest.warns(UserWarning, match=r"not serving sr .*not available for image-to-image models"):
+        models = load_models([f"sr={sr_run}", f"img={legacy}"])
+    assert list(models) == ["img"] and models["img"].can("images")
+    with pytest.warns(UserWarning), pytest.raises(ConfigError, match="none of the runs given can be served"):
+        load_models([f"sr={sr_run}"])

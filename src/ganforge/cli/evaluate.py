@@ -92,7 +92,11 @@ def evaluate(
     ML efficacy, detection, copies, DCR. See docs/evaluation.md."""
     from ganforge.core import registry
     from ganforge.engine import artifact
+    from ganforge.engine.cli import at_least
 
+    at_least("-n", n, 1)
     config = artifact.read_config(run)
-    options = {k: v for k, v in locals().items() if k not in ("run", "config", "registry", "artifact")}
+    options = {
+        k: v for k, v in locals().items() if k not in ("run", "config", "registry", "artifact", "at_least")
+    }
     registry.wing(config.get("kind")).evaluate_cli(run, config, options, console, out_console)

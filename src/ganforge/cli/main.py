@@ -125,6 +125,11 @@ for _wing in registry.wings():
     _wing.register_cli(app, train_app)
 
 
+def _os_error(e: OSError) -> str:
+    """``PATH: reason`` for an OSError (a read-only folder, a file where a folder should be, a full disk)."""
+    return f"{e.filename}: {e.strerror or e}" if e.filename else f"{e.strerror or e}"
+
+
 def main() -> None:
     """Entry point: run the app, turning GanforgeErrors into one line and exit status 1."""
     import warnings
@@ -137,9 +142,10 @@ def main() -> None:
         console.quiet = out_console.quiet = True
     try:
         app(standalone_mode=True)
-    except GanforgeError as e:
+    except (GanforgeError, OSError) as e:  # OSError: a file system refusal nothing above turned into words
         where = f"(rank {rank}) " if rank else ""
-        message = escape(f"{where}{e}")  # a message's own [brackets] are text, not markup
+        text = str(e) if isinstance(e, GanforgeError) else _os_error(e)
+        message = escape(f"{where}{text}")  # a message's own [brackets] are text, not markup
         Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except SystemExit as e:  # Click ends every command with SystemExit

@@ -130,6 +130,10 @@ def resume_train_settings(
     """The saved training settings of a run to resume, with a new step target / device / time budget."""
     if not ckpt.has_checkpoint(run_dir):
         raise CheckpointError(f"nothing to resume in {run_dir}: no checkpoint found")
+    if not isinstance(config.get("train"), dict):
+        raise CheckpointError(
+            f"{Path(run_dir) / CONFIG} is incomplete: it has no training settings to resume"
+        )
     train = dict(config["train"]) | ({"steps": steps} if steps is not None else {})
     train |= {"device": device} if device is not None else {}
     return train | ({"max_seconds": minutes * 60} if minutes is not None else {})

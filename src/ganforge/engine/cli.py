@@ -48,6 +48,19 @@ def check_on_problem(on_problem: str) -> str:
     return on_problem
 
 
+def at_least(flag: str, value: float | None, low: float) -> None:
+    """One line when a numeric option given is below its lowest meaningful value (0 never means
+    "the default": a value is honoured or refused)."""
+    if value is not None and value < low:
+        raise GanforgeError(f"{flag} must be at least {low:g} (got {value:g})")
+
+
+def positive(flag: str, value: float | None) -> None:
+    """One line when a numeric option given is not above 0 (e.g. ``--minutes 0`` is not "no limit")."""
+    if value is not None and not value > 0:
+        raise GanforgeError(f"{flag} must be greater than 0 (got {value:g})")
+
+
 def resume_dir(out: Path | None, resume: Path | None) -> Path:
     """The run directory of a train command: ``--resume RUN`` continues there, else ``--out`` is new."""
     if resume is not None:

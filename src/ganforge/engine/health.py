@@ -136,7 +136,9 @@ class HealthMonitor(Callback):
         if self._overpowered >= cfg.overpower_checks:
             self._overpowered = 0
             return "d_overpowering", f"D told every real from every fake for {cfg.overpower_checks} checks"
-        if self.sample is not None and self.real is not None:
+        # Coverage needs more real examples than neighbours in its k-NN balls: on a handful of examples
+        # (a 4-image folder) mode collapse is not judged, the other checks still run.
+        if self.sample is not None and self.real is not None and len(self.real) > COVERAGE_K:
             was_training = trainer.G_ema.training
             with torch.no_grad():
                 fake = self.sample(trainer.G_ema.eval())
@@ -247,7 +249,10 @@ class HealthMonitor(Callback):
             trainer.ema_halflife_images = health["ema_halflife_images"]
 
 
-def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> float:
+COVERAGE_K = 5  # neighbours in the coverage balls
+
+
+def coverage(real: torch.Tensor, fake: torch.Tensor, k: int = COVERAGE_K) -> float:
     """Share of real examples with a generated one inside their k-nearest-real-neighbour ball
     (the "coverage" of Naeem et al. 2020): ~1 when every region of the data is generated, and about the
     share of modes kept when the generator has collapsed onto a few."""

@@ -18,10 +18,12 @@ from ganforge.engine.cli import (
     OutOpt,
     ResumeOpt,
     SeedOpt,
+    at_least,
     check_on_problem,
     console,
     finish_training,
     out_console,
+    positive,
     progress_callbacks,
     resume_dir,
 )
@@ -92,6 +94,12 @@ def train_images(
 
     if kimg is not None and steps is not None:
         raise GanforgeError("give --steps or --kimg, not both")
+    at_least("--steps", steps, 1)
+    positive("--kimg", kimg)
+    positive("--minutes", minutes)
+    at_least("--sample-every", sample_every, 1)
+    at_least("--checkpoint-every", checkpoint_every, 1)
+    at_least("--monitor-every", monitor_every, 0)
     if kimg is not None:
         steps = max(1, round(kimg * 1000 / batch))
     run_dir = resume_dir(out, resume)
@@ -99,7 +107,7 @@ def train_images(
         gan = resume_model(resume, steps=steps, device=device, minutes=minutes)
     else:
         gan = ImageGAN(
-            resolution=resolution, conditional=cond, preset_name=preset, arch=arch, steps=steps or 2000,
+            resolution=resolution, conditional=cond, preset_name=preset, arch=arch, steps=steps if steps is not None else 2000,
             batch_size=batch, seed=seed, device=device, width=width, channels=channels,
             max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every,
             spectral_norm=spectral_norm, precision=precision, channels_last=channels_last, lr_g=lr_g, lr_d=lr_d,
@@ -132,6 +140,9 @@ def interpolate(
 
     if out.suffix.lower() != ".gif":
         raise GanforgeError("--out must end in .gif")
+    at_least("--frames", frames, 1)
+    at_least("--points", points, 2)
+    at_least("--scale", scale, 1)
     gan = load(run)
     images = gan.interpolate(steps=frames, label=klass, seed=seed, points=points, watermark=watermark)
     pil = [to_pil(im).resize((im.shape[1] * scale, im.shape[0] * scale), 0) for im in images]

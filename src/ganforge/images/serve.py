@@ -52,7 +52,7 @@ def class_index(name: str, gan: Any, klass: int | str | None) -> int | None:
     if isinstance(klass, str):
         if klass in rc.class_names:
             return rc.class_names.index(klass)
-        if not klass.isdigit():
+        if not (klass.isascii() and klass.isdigit()):  # "²" is a digit to isdigit(), not to int()
             raise ConfigError(f"model {name!r} has no class {klass!r} (classes: {', '.join(rc.class_names)})")
         klass = int(klass)
     if not 0 <= klass < rc.num_classes:

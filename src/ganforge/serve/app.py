@@ -7,6 +7,7 @@ the token, 413/411 for oversized bodies and 503 when too many requests wait.
 """
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -41,6 +42,18 @@ def _static_files() -> dict[str, bytes]:
     """The page's files, read once: requests never reach the file system."""
     root = resources.files("ganforge.serve") / "static"
     return {f.name: f.read_bytes() for f in root.iterdir() if f.name.endswith(tuple(STATIC_TYPES))}
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN / infinity written as text: JSON has no number for them, and the error
+    that reports one must still be JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> str:
@@ -124,7 +137,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        errors = _finite(jsonable_encoder(exc.errors(), custom_encoder={Exception: str}))
         return JSONResponse({"error": _validation_message(errors), "errors": errors}, 422)
 
     @app.exception_handler(HTTPException)

@@ -8,6 +8,7 @@ across requests when the wing offers one (``Wing.serve_generate``).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,9 @@ from typing import Any
 
 from ganforge.core import registry
 from ganforge.engine import artifact
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass
@@ -54,7 +55,7 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     name, sep, path = spec.partition("=")
     if not sep:
         name, path = Path(spec).resolve().name, spec
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):  # fullmatch: "$" alone would let a final newline through
         raise ConfigError(
             f"model name {name!r} must be 1-64 letters, digits, '.', '_' or '-' (name it with NAME=PATH)"
         )
@@ -77,7 +78,11 @@ def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]
         card_path = path / artifact.CARD
         card = card_path.read_text(errors="replace") if card_path.is_file() else ""
         wing = registry.wing(kind, where=path)
-        info = wing.serve_info(model)
+        try:
+            info = wing.serve_info(model)
+        except GanforgeError as e:  # one run the server cannot offer does not take the others down
+            warnings.warn(f"not serving {name} ({path}): {e}", stacklevel=2)
+            continue
         usage = info.pop("usage")
         out[name] = ServedModel(
             name,
@@ -89,4 +94,6 @@ def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]
             usage,
             wing.serve_generate(model),
         )
+    if not out:
+        raise ConfigError("none of the runs given can be served")
     return out

@@ -15,9 +15,11 @@ from ganforge.engine.cli import (
     OutOpt,
     ResumeOpt,
     SeedOpt,
+    at_least,
     check_on_problem,
     console,
     finish_training,
+    positive,
     progress_callbacks,
     resume_dir,
 )
@@ -80,6 +82,10 @@ def train_table(
     from ganforge.tables.privacy.cli import dp_settings, print_privacy
     from ganforge.tables.stream import parquet_columns
 
+    positive("--epochs", epochs)
+    positive("--minutes", minutes)
+    at_least("--pac", pac, 1)
+    at_least("--checkpoint-every", checkpoint_every, 1)
     stream = stream or (resume is not None and was_streamed(resume))  # a streamed run resumes streamed
     if stream:  # never load the table: columns and row count come from the Parquet footer
         columns, n_rows = parquet_columns(data)

@@ -15,8 +15,10 @@ from ganforge.engine.cli import (
     OutOpt,
     ResumeOpt,
     SeedOpt,
+    at_least,
     console,
     finish_training,
+    positive,
     progress_callbacks,
     resume_dir,
 )
@@ -39,6 +41,8 @@ def train_vectors(
     from ganforge.engine.progress import ProgressCallback
     from ganforge.vectors.model import VectorGAN
 
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
     run_dir = resume_dir(out, resume)
     if resume is not None:
         gan = VectorGAN.resume(resume, steps=steps, device=device, minutes=minutes)

@@ -18,6 +18,8 @@ from ganforge.engine.cli import (
     OutOpt,
     ResumeOpt,
     SeedOpt,
+    at_least,
+    positive,
 )
 from ganforge.errors import ConfigError, DataError, GanforgeError
 
@@ -69,6 +71,8 @@ def train_superres_cmd(
     """Train a super-resolution (or, with --restore, restoration) GAN from high-resolution images alone."""
     from ganforge.images.img2img.model import resume_img2img, train_superres
 
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
     if resume is not None:
         model = resume_img2img(resume, steps=steps, minutes=minutes, device=device, callbacks=_progress())
         return _finish(model, resume, "superres")
@@ -79,7 +83,7 @@ def train_superres_cmd(
     console.print(
         f"[bold]ganforge[/] super-resolution x{1 if restore else scale} on [cyan]{data}[/] -> {out}"
     )
-    model = train_superres(data, out, scale=1 if restore else scale, crop=crop, steps=steps or 2000,
+    model = train_superres(data, out, scale=1 if restore else scale, crop=crop, steps=steps if steps is not None else 2000,
                            callbacks=_progress(), degradation=degradation, width=width, blocks=blocks,
                            perceptual_weight=perceptual_weight, batch_size=batch, seed=seed, device=device,
                            max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every)  # fmt: skip
@@ -107,6 +111,8 @@ def train_translate_cmd(
     """Train pix2pix (--paired A_DIR B_DIR) or CycleGAN (--unpaired A_DIR B_DIR) to map A to B."""
     from ganforge.images.img2img.model import resume_img2img, train_translate
 
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
     if resume is not None:
         model = resume_img2img(resume, steps=steps, minutes=minutes, device=device, callbacks=_progress())
         return _finish(model, resume, "translate")
@@ -116,7 +122,7 @@ def train_translate_cmd(
         raise GanforgeError("--out is required (the run directory to create)")
     mode, (a, b) = ("paired", paired) if paired is not None else ("unpaired", unpaired)
     console.print(f"[bold]ganforge[/] {'pix2pix' if mode == 'paired' else 'CycleGAN'} {a} -> {b} -> {out}")
-    model = train_translate(a, b, mode, out, resolution=resolution, steps=steps or 2000, callbacks=_progress(),
+    model = train_translate(a, b, mode, out, resolution=resolution, steps=steps if steps is not None else 2000, callbacks=_progress(),
                             width=width, batch_size=batch, seed=seed, device=device, checkpoint_every=checkpoint_every,
                             max_seconds=minutes * 60 if minutes else None)  # fmt: skip
     _finish(model, out, "translate")
