@@ -400,3 +400,36 @@ def test_a_model_name_with_a_trailing_newline_is_refused():
     assert parse_spec("good.name-1=/tmp/x")[0] == "good.name-1"
     with pytest.raises(ConfigError, match="must be 1-64 letters"):
         parse_spec("bad\n=/tmp/x")
+
+
+def test_slow_partial_requests_are_dropped_and_huge_headers_refused(tmp_path):
+    """Eight sockets that send half a request held every slot of --max-connections 8 forever; now each is
+    dropped after --read-timeout, and a real request gets through. A 100 KB header is refused."""
+    legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0" / "image"
+    proc, url = start_server(
+        [f"img={legacy}", "--max-connections", "8", "--read-timeout", "2"], tmp_path / "log"
+    )
+    port = int(url.rsplit(":", 1)[1])
+    slow = []
+    try:
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n")  # no blank line: never finished
+            slow.append(s)
+        time.sleep(0.5)
+        assert call(f"{url}/api/health")[0] == 503  # every slot held
+        started = time.monotonic()
+        for s in slow:
+            assert s.recv(1024) == b""  # closed by the server
+        assert time.monotonic() - started < 10
+        assert call(f"{url}/api/health")[0] == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(
+                b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+            )
+            reply = s.recv(1024)
+        assert reply.startswith(b"HTTP/1.1 431"), reply[:80]
+    finally:
+        for s in slow:
+            s.close()
+        stop_server(proc)

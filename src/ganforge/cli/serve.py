@@ -51,6 +51,10 @@ def serve(
     max_queue: Annotated[int, typer.Option(help="Requests allowed to wait per model; more get 503.")] = 256,
     workers: Annotated[int, typer.Option(help="Threads generating and encoding.")] = 2,
     max_connections: Annotated[int, typer.Option(help="Open connections; more get 503.")] = 512,
+    read_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a whole request head; slower ones are dropped."),
+    ] = 10.0,
     device: DeviceOpt = "cpu",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
@@ -67,7 +71,7 @@ def serve(
     cfg = ServeConfig(
         host=host, port=port, token=token, max_images=max_images, max_rows=max_rows, max_frames=max_frames,
         max_batch=max_batch, batch_window_ms=batch_window_ms, max_queue=max_queue, workers=workers,
-        max_connections=max_connections,
+        max_connections=max_connections, read_timeout=read_timeout,
     )  # fmt: skip
     check_port(host, port)
     models = load_models(runs, device=device)
@@ -80,5 +84,8 @@ def serve(
         + ("  [yellow]token required[/]" if token else ""),
         highlight=False,
     )
+    from ganforge.serve.slow import MAX_HEADER_BYTES, timed_protocol
+
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log,
-                limit_concurrency=cfg.max_connections, timeout_keep_alive=5, server_header=False)  # fmt: skip
+                limit_concurrency=cfg.max_connections, timeout_keep_alive=5, server_header=False,
+                http=timed_protocol(cfg.read_timeout), h11_max_incomplete_event_size=MAX_HEADER_BYTES)  # fmt: skip

@@ -27,6 +27,7 @@ from ganforge.serve.batching import Batcher, Gate, ServerBusy
 from ganforge.serve.config import ServeConfig
 from ganforge.serve.models import ServedModel
 from ganforge.serve.security import BodyLimit, TokenAuth
+from ganforge.serve.slow import MAX_HEADER_BYTES
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
@@ -121,7 +122,7 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
         description="Generate images and table rows from trained ganforge GANs. Every image carries an "
         "invisible watermark and a PNG label saying it is synthetic.",
     )
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes, max_header_bytes=MAX_HEADER_BYTES)
     if cfg.token:
         app.add_middleware(TokenAuth, token=cfg.token)  # outermost: checked before anything else
     _error_handlers(app)

@@ -42,6 +42,7 @@ class ServeConfig:
     workers: int = 2
     max_body_bytes: int = 64 * 1024
     max_connections: int = 512
+    read_timeout: float = 10.0  # seconds to send a whole request head (serve/slow.py)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -61,6 +62,8 @@ class ServeConfig:
             raise ConfigError(f"max-frames must be at least 2 (got {self.max_frames})")
         if self.batch_window_ms < 0 or self.batch_window_ms > 1000:
             raise ConfigError(f"batch-window-ms must be in 0..1000 (got {self.batch_window_ms})")
+        if not 0 < self.read_timeout <= 3600:
+            raise ConfigError(f"read-timeout must be in (0, 3600] seconds (got {self.read_timeout:g})")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max-body-bytes must be at least 1024 (got {self.max_body_bytes})")
         if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:

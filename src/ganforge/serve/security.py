@@ -59,18 +59,20 @@ class TokenAuth:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``max_bytes`` (413) and bodies of unknown length (411) before they
-    are read."""
+    """Refuses request headers over ``max_header_bytes`` (431), request bodies over ``max_bytes`` (413)
+    and bodies of unknown length (411) before they are read."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, max_header_bytes: int = 16 * 1024) -> None:
+        self.app, self.max_bytes, self.max_header_bytes = app, max_bytes, max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = Headers(scope=scope)
             length = headers.get("content-length")
             error = None
-            if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_header_bytes:
+                error = (431, f"request headers too large: at most {self.max_header_bytes:,} bytes")
+            elif length is None and "chunked" in headers.get("transfer-encoding", "").lower():
                 error = (411, "send the request body with a Content-Length header")
             elif length is not None and (not length.isdigit() or int(length) > self.max_bytes):
                 error = (413, f"request body too large: at most {self.max_bytes:,} bytes")
