@@ -178,3 +178,25 @@ def test_resume_of_a_run_without_training_settings_is_one_line(tmp_path):
     (tmp_path / "r" / "config.json").write_text(json.dumps(config))
     proc = run_cli(*TRAIN, str(tmp_path / "imgs"), "--resume", str(tmp_path / "r"), "--steps", "8")
     assert_clean_error(proc, "has no training settings")
+
+
+def test_a_folder_without_class_folders_trains_unconditional_unless_cond_is_asked_for(tmp_path):
+    write_images(tmp_path / "flat", 6)
+    args = [str(tmp_path / "flat"), "--resolution", "16", "--steps", "2", "--batch", "4", "--width", "8",
+            "--device", "cpu"]  # fmt: skip
+    proc = run_cli(*TRAIN, *args, "--out", str(tmp_path / "auto"))
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["recipe"]["num_classes"] == 0
+    assert_clean_error(run_cli(*TRAIN, *args, "--out", str(tmp_path / "cond"), "--cond"), "use --no-cond")
+
+
+def test_resuming_a_run_of_another_kind_is_one_line(tmp_path):
+    from pathlib import Path
+
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n1,x\n2,y\n3,x\n")
+    legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0" / "image"
+    proc = run_cli("train", "table", str(csv), "--resume", str(legacy))
+    assert_clean_error(proc, "holds a 'image' run, not a 'table' run")

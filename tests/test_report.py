@@ -318,3 +318,20 @@ def test_reports_render_in_a_browser_without_errors(image_run, table_run, tmp_pa
                 page.close()
         finally:
             browser.close()
+
+
+def test_a_time_limited_run_reports_its_time_budget_not_a_huge_step_target(tmp_path):
+    import json
+    import shutil
+
+    from ganforge.reporting.report import write_report
+
+    legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0"
+    run = tmp_path / "run"
+    shutil.copytree(legacy / "table", run)
+    config = json.loads((run / "config.json").read_text())
+    config["train"] |= {"steps": 10**9, "max_seconds": 600.0}  # what --minutes 10 alone records
+    config["metrics"]["steps"] = 3825
+    (run / "config.json").write_text(json.dumps(config))
+    html = write_report(run, real=legacy / "people.csv").read_text()
+    assert "3,825 (time budget 10 min)" in html and "1,000,000,000" not in html

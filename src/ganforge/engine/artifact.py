@@ -51,7 +51,8 @@ def load_module_weights(run_dir: Path, config: dict[str, Any]) -> dict[str, dict
     if (run_dir / WEIGHTS).is_file():
         if "weights_sha256" not in config:
             raise CheckpointError(
-                f"{run_dir / CONFIG} lacks the weights checksum; refusing unverified weights"
+                f"{run_dir / CONFIG} lacks the weights checksum; refusing unverified weights (if its training "
+                "was interrupted, resume it with --resume to finish writing the run)"
             )
         tensors = ckpt.load_tensors_checked(run_dir / WEIGHTS, config["weights_sha256"], what="model weights")
     elif ckpt.has_checkpoint(run_dir):

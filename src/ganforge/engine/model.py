@@ -58,8 +58,21 @@ class GANModel:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ the one loading path
+    kinds: tuple[str, ...] = ()  # the config.json kinds this model class rebuilds
+
+    @classmethod
+    def check_kind(cls, run_dir: Path, config: dict[str, Any]) -> None:
+        """Refuse, in one line, a run of another kind (e.g. an image run given to ``train table --resume``)."""
+        kind = config.get("kind")
+        if cls.kinds and kind not in cls.kinds:
+            raise CheckpointError(
+                f"{run_dir} holds a {kind!r} run, not a {' or '.join(map(repr, cls.kinds))} run: use the "
+                "command (or model class) that made it"
+            )
+
     @classmethod
     def rebuild(cls, run_dir: Path, config: dict[str, Any], train: dict[str, Any] | None = None) -> Any:
+        cls.check_kind(run_dir, config)
         try:
             model = cls.from_config(config, train)
         except (KeyError, TypeError) as e:
@@ -87,6 +100,7 @@ class GANModel:
         ``steps`` or ``minutes`` (total training time) may raise the target to train longer."""
         run_dir = Path(run_dir)
         config = artifact.read_config(run_dir)
+        cls.check_kind(run_dir, config)
         train = artifact.resume_train_settings(config, run_dir, steps, device, minutes)
         model = cls.rebuild(run_dir, config, train)
         model.run_dir = run_dir

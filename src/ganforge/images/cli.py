@@ -40,7 +40,10 @@ PresetOpt = Annotated[str, typer.Option(help="default | small-data | r3gan | dcg
 ArchOpt = Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")]
 WidthOpt = Annotated[int, typer.Option(help="Network width (channels at full resolution).")]
 CondOpt = Annotated[
-    bool, typer.Option("--cond/--no-cond", help="Class-conditional when the data has classes.")
+    bool | None,
+    typer.Option(
+        "--cond/--no-cond", help="Class-conditional (default: when the data has class sub-folders)."
+    ),
 ]
 ChannelsOpt = Annotated[int | None, typer.Option(help="1 (grey) or 3 (RGB); default: from the data.")]
 LrGOpt = Annotated[float | None, typer.Option(help="Generator learning rate (default: from the preset).")]
@@ -73,7 +76,7 @@ def train_images(
     preset: PresetOpt = "default",
     arch: ArchOpt = None,
     width: WidthOpt = 32,
-    cond: CondOpt = True,
+    cond: CondOpt = None,
     channels: ChannelsOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",

@@ -31,10 +31,12 @@ SAMPLE_SEED = 1234  # fixed noise for the sample grids written while training
 class ImageGAN(GANModel):
     """An image GAN with sensible defaults: ``ImageGAN(resolution=32, conditional=True).fit("fashion-mnist")``."""
 
+    kinds = ("image",)
+
     def __init__(
         self,
         resolution: int = 32,
-        conditional: bool = True,
+        conditional: bool | None = True,
         preset_name: str = "default",
         arch: str | None = None,
         steps: int = 2000,
@@ -65,7 +67,8 @@ class ImageGAN(GANModel):
         """``preset_name`` sets the training recipe: loss, betas, R1/R2, EMA, augmentation and learning
         rates; the keywords from ``lr_g`` to ``grad_clip`` replace the preset's value when given (None,
         or "preset" for ``ada_target``, keeps it; ``ada_target=None`` turns adaptive augmentation off).
-        The other keywords are the model's own. All are validated here (docs/training.md)."""
+        The other keywords are the model's own (``conditional=None``: class-conditional when the data has
+        classes). All are validated here (docs/training.md)."""
         distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
         settings = preset(preset_name)
         arch = arch or settings.pop("arch")
@@ -169,7 +172,8 @@ class ImageGAN(GANModel):
         real images for the probe and the monitor."""
         from ganforge.images.stream import StreamingImageFolder
 
-        conditional = self.conditional and ds.labels is not None and ds.num_classes >= 2
+        has_classes = ds.labels is not None and ds.num_classes >= 2
+        conditional = has_classes if self.conditional is None else self.conditional and has_classes
         if self.conditional and not conditional:
             raise DataError(
                 f"class-conditional training needs labelled data (class sub-folders); {ds.source} has none "

@@ -71,7 +71,7 @@ def run_facts(config: dict[str, Any], log: RunLog) -> dict[str, Any]:
     facts |= {
         "loss": train.get("loss"),
         "batch size": train.get("batch_size"),
-        "steps": f"{fmt(metrics.get('steps', last.get('step')))} of {fmt(train.get('steps'))}",
+        "steps": _steps_text(metrics.get("steps", last.get("step")), train),
         f"{wing.unit} seen": metrics.get(f"{wing.unit}_seen", last.get("examples_seen")),
         "training time": f"{fmt(metrics.get('train_seconds', last.get('seconds')))} s",
         "stopped by": metrics.get("stopped_by", "not finished (or still running)"),
@@ -80,6 +80,15 @@ def run_facts(config: dict[str, Any], log: RunLog) -> dict[str, Any]:
         facts["stop reason"] = metrics["stop_reason"]
     facts |= {"created": config.get("created"), "ganforge": config.get("ganforge_version")}
     return {k: v for k, v in facts.items() if v is not None}
+
+
+def _steps_text(done: Any, train: dict[str, Any]) -> str:
+    """ "1,200 of 2,000", or "3,825 (time budget 10 min)" when the step target only stands for "until the
+    time is up"."""
+    target, budget = train.get("steps"), train.get("max_seconds")
+    if budget and (target or 0) >= 10**6:
+        return f"{fmt(done)} (time budget {budget / 60:g} min)"
+    return f"{fmt(done)} of {fmt(target)}"
 
 
 def summary_section(config: dict[str, Any], log: RunLog, run_dir: Path) -> str:

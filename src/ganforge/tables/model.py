@@ -57,6 +57,8 @@ def as_frame(data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
 class TableGAN(GANModel, TableSampling):
     """A tabular GAN: ``TableGAN(epochs=100).fit(df)``, then ``sample(n, conditions={"income": ">50K"})``."""
 
+    kinds = ("table",)
+
     def __init__(
         self,
         epochs: float | None = None,

@@ -24,6 +24,8 @@ KIND = "vector"
 class VectorGAN(GANModel):
     """A GAN on d-dimensional points: MLP generator and discriminator, non-saturating loss with R1."""
 
+    kinds = (KIND,)
+
     def __init__(
         self,
         steps: int = 2000,

@@ -39,6 +39,8 @@ TRANSLATE_TRAIN = {"loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.99
 class ImageToImage(GANModel):
     """A trained super-resolution or translation model (``kind``): its networks, config and run."""
 
+    kinds = KINDS
+
     def __init__(
         self, kind: str, recipe_config: Any, train_config: TrainConfig, data_info: dict[str, Any]
     ) -> None:
