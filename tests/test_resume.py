@@ -122,3 +122,25 @@ def test_loaded_model_samples_reproducibly_per_class(uninterrupted):
     assert (a == b).all() and a.shape == (8, 16, 16, 1) and a.dtype.name == "uint8"
     assert not (a == gan.sample(8, labels=[2] * 8, seed=6)).all()
     assert not (a == gan.sample(8, labels=[7] * 8, seed=5)).all()  # the class input is used
+
+
+def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """A full disk used to surface as a SafetensorError traceback; the previous pair must stay valid."""
+    import torch
+    from safetensors import SafetensorError
+
+    from ganforge.engine import checkpoint as ckpt
+    from ganforge.errors import CheckpointError
+
+    tensors = {"w": torch.arange(4.0)}
+    ckpt.write_checkpoint(tmp_path, 1, tensors, {"step": 1})
+
+    def full_disk(*args, **kwargs):
+        raise SafetensorError("No space left on device (os error 28)")
+
+    monkeypatch.setattr(ckpt, "save_file", full_disk)
+    with pytest.raises(CheckpointError, match="No space left on device.*previous checkpoint is intact"):
+        ckpt.write_checkpoint(tmp_path, 2, {"w": torch.zeros(4)}, {"step": 2})
+    restored, state = ckpt.read_checkpoint(tmp_path)
+    assert torch.equal(restored["w"], tensors["w"]) and state["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "ckpt-000000001.safetensors"]

@@ -39,9 +39,12 @@ def save_tensors_atomic(
     """Write tensors to ``path`` via temp file + fsync + rename; return the file's SHA-256."""
     # safetensors refuses tensors that share memory or are non-contiguous views; store plain copies.
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    with atomic_file(path, fsync=True) as fh:  # written by name (no second copy in memory), then synced
-        save_file(plain, fh.name, metadata=metadata)
-        digest = sha256_file(fh.name)
+    try:
+        with atomic_file(path, fsync=True) as fh:  # written by name (no second copy in memory), then synced
+            save_file(plain, fh.name, metadata=metadata)
+            digest = sha256_file(fh.name)
+    except (SafetensorError, OSError) as e:  # e.g. a full disk: the previous file stays as it was
+        raise CheckpointError(f"cannot write {path}: {e}; the previous checkpoint is intact") from None
     return digest
 
 
