@@ -87,8 +87,9 @@ def test_existing_run_is_not_overwritten(tmp_path):
 
 
 def test_conditional_training_on_unlabelled_data_is_refused(tmp_path):
+    """Asked for with --cond; without it an unlabelled folder trains unconditional (test below)."""
     write_images(tmp_path / "imgs", 6)
-    args = [a for a in FAST if a != "--no-cond"]
+    args = [a for a in FAST if a != "--no-cond"] + ["--cond"]
     assert_clean_error(
         run_cli(*TRAIN, str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), *args), "--no-cond"
     )
