@@ -406,3 +406,13 @@ def test_read_table_errors_are_one_line_naming_the_file(
     with pytest.raises(DataError) as excinfo:
         read_table(path)
     assert_one_line_naming(excinfo, str(path), needle)
+
+
+def test_rows_with_more_fields_than_the_header_are_refused_not_shifted(tmp_path):
+    """pandas would read the first field as the row index and shift every column by one."""
+    path = tmp_path / "ragged.csv"
+    path.write_text("age,city\n30,Oslo,extra\n41,Rome,extra\n")
+    with pytest.raises(DataError, match="more fields than the header's 2 columns"):
+        read_table(path)
+    (tmp_path / "fine.csv").write_text("age,city\n30,Oslo\n41,Rome\n")
+    assert read_table(tmp_path / "fine.csv")["age"].tolist() == [30, 41]

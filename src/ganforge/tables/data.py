@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -94,7 +95,15 @@ def _read_text_table(p: Path, suffix: str) -> pd.DataFrame:
     header = next(csv.reader(io.StringIO(sample), delimiter=sep, skipinitialspace=True), [])
     check_unique([h.strip() for h in header], str(p))
     try:
-        return pd.read_csv(p, sep=sep, skipinitialspace=True, low_memory=False)
+        with warnings.catch_warnings():
+            # index_col=False: a row with more fields than the header is an error, not a silent shift of
+            # every column by one (pandas would take the first field as the row index)
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(p, sep=sep, skipinitialspace=True, low_memory=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"{p}: data rows have more fields than the header's {len(header)} columns; fix the header or the rows"
+        ) from None
     except UnicodeDecodeError as e:
         raise DataError(f"{p} is not UTF-8 text ({_one_line(e)}); save it as UTF-8") from None
     except pd.errors.EmptyDataError:
