@@ -118,3 +118,27 @@ def test_resume_equals_uninterrupted(tmp_path):
         for k in a:
             assert torch.equal(a[k], b[k]), (name, k)
     pd.testing.assert_frame_equal(full.sample(100, seed=0), resumed.sample(100, seed=0))
+
+
+def test_networks_too_big_for_the_memory_budget_are_refused_before_allocating(tmp_path, monkeypatch):
+    """A 50 x 5,000 CSV once passed 10 GB while building its first layers; now the networks are counted
+    on the meta device first. Here the budget is set tiny instead of the table being made huge."""
+    import numpy as np
+    import pandas as pd
+
+    from ganforge.errors import ConfigError
+    from ganforge.tables.model import TableGAN
+
+    monkeypatch.setenv("GANFORGE_MEMORY_LIMIT_GB", "0.001")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=100), "b": rng.choice(["x", "y"], 100)})
+    with pytest.raises(
+        ConfigError, match=r"training needs about .* GB .* budget is 0\.0 GB; a smaller pack \(--pac 1\)"
+    ):
+        TableGAN(steps=2, batch_size=50, pac=5, device="cpu").fit(df, out=tmp_path / "run")
+    assert (
+        not (tmp_path / "run" / "checkpoint.json").exists()
+        and not (tmp_path / "run" / "config.json").exists()
+    )
+    monkeypatch.setenv("GANFORGE_MEMORY_LIMIT_GB", "4")
+    TableGAN(steps=2, batch_size=50, pac=5, device="cpu").fit(df)  # the same table within a real budget

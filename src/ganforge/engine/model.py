@@ -25,6 +25,19 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
     return registry.wing(config.get("kind"), where=run_dir).load(run_dir, device=device)
 
 
+def memory_budget() -> int:
+    """Bytes the networks' training state may take: ``GANFORGE_MEMORY_LIMIT_GB``, else 80 % of RAM."""
+    import os
+
+    given = os.environ.get("GANFORGE_MEMORY_LIMIT_GB")
+    if given:
+        try:
+            return int(float(given) * 2**30)
+        except ValueError:
+            raise ConfigError(f"GANFORGE_MEMORY_LIMIT_GB must be a number of GB (got {given!r})") from None
+    return int(0.8 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
 class GANModel:
     """The lifecycle every wing's model shares: state, the training run on the one Trainer, save, the
     model card, resume checks. A wing's model supplies ``config_dict`` (what config.json records beyond
@@ -107,11 +120,35 @@ class GANModel:
         return model
 
     # ------------------------------------------------------------------ training
+    memory_hint = ""  # what a user can change when the networks would not fit (a wing's flag)
+
+    def check_memory(self, recipe: Any) -> None:
+        """Refuse, before allocating anything, networks whose training state would not fit in memory.
+
+        G and D are built on the "meta" device (shapes only, no memory) and counted: fp32 weights,
+        gradients and two Adam moments for both, plus G's EMA copy. The budget is 80 % of physical
+        memory, or ``GANFORGE_MEMORY_LIMIT_GB`` when set.
+        """
+        try:
+            with torch.device("meta"):
+                n_g = sum(p.numel() for p in recipe.build_generator().parameters())
+                n_d = sum(p.numel() for p in recipe.build_discriminator().parameters())
+        except (RuntimeError, NotImplementedError):  # a network whose set-up reads values cannot be
+            return  # built without memory; it is then not estimated (image-to-image nets are small)
+        need = 4 * (5 * n_g + 4 * n_d)
+        limit = memory_budget()
+        if need > limit:
+            raise ConfigError(
+                f"training needs about {need / 2**30:.1f} GB for its networks ({n_g + n_d:,} parameters) but the "
+                f"budget is {limit / 2**30:.1f} GB{'; ' + self.memory_hint if self.memory_hint else ''}"
+            )
+
     def start_training(
         self, recipe: Any, source: Any, run_dir: Path | None, callbacks: list[Any], resume: bool
     ) -> Trainer:
         """The Trainer for this model; its networks become the model's and, for a new run with a run
         directory, config.json is written (by rank 0 only under torchrun)."""
+        self.check_memory(recipe)
         trainer = Trainer(recipe, source, self.train_config, run_dir=run_dir, callbacks=callbacks)
         self.G, self.D, self.G_ema, self.device = trainer.G, trainer.D, trainer.G_ema, trainer.device
         self.run_dir = run_dir

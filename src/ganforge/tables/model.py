@@ -58,6 +58,7 @@ class TableGAN(GANModel, TableSampling):
     """A tabular GAN: ``TableGAN(epochs=100).fit(df)``, then ``sample(n, conditions={"income": ">50K"})``."""
 
     kinds = ("table",)
+    memory_hint = "a smaller pack (--pac 1) or fewer columns shrinks the discriminator's input"
 
     def __init__(
         self,
