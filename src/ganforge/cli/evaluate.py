@@ -90,13 +90,11 @@ def evaluate(
 ) -> None:
     """Images: FID/KID, precision/recall/density/coverage, per-class FID, memorisation. Tables: quality,
     ML efficacy, detection, copies, DCR. See docs/evaluation.md."""
+    options = {k: v for k, v in locals().items() if k != "run"}  # every option, for the run's wing
     from ganforge.core import registry
     from ganforge.engine import artifact
     from ganforge.engine.cli import at_least
 
     at_least("-n", n, 1)
     config = artifact.read_config(run)
-    options = {
-        k: v for k, v in locals().items() if k not in ("run", "config", "registry", "artifact", "at_least")
-    }
     registry.wing(config.get("kind")).evaluate_cli(run, config, options, console, out_console)

@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,11 +23,11 @@ def atomic_file(path: str | os.PathLike[str], fsync: bool = False) -> Iterator[B
     on an error the temp file is removed and ``path`` is untouched. ``fsync`` makes the bytes (and the
     rename) durable before the block returns, for files a crash must not lose."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it a plain file's mode
+    tmp = str(path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp"))
+    # O_EXCL: a fresh file of this process's own; mode 0o666 minus the umask, as open() gives any file
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb") as fh:  # by name, so fh.name is the temp path
             yield fh
             fh.flush()
             if fsync:
@@ -42,12 +42,6 @@ def atomic_file(path: str | os.PathLike[str], fsync: bool = False) -> Iterator[B
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = False) -> Path:
