@@ -242,6 +242,7 @@ def test_models_health_docs_and_page(server, runs):
         ("people/rows", {"conditions": {"city": "Rome"}}, 400, "unknown value 'Rome'"),
         ("people/rows", {"conditions": {"age": [1, 2, 3]}}, 422, "[low, high] pair"),
         ("img/images", b"{" + b" " * 70_000 + b"}", 413, "too large"),
+        ("img/images", b'{"n": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 422, "nested too deeply"),
         ("img/images", b'{"n": 1e400}', 422, "n: "),  # infinity: the error itself must still be JSON
         ("img/images", b'{"truncation": NaN}', 422, "truncation: "),
         ("img/images", {"class": "\u00b2"}, 400, "has no class"),  # a digit to isdigit(), not to int()

@@ -142,3 +142,59 @@ def test_networks_too_big_for_the_memory_budget_are_refused_before_allocating(tm
     )
     monkeypatch.setenv("GANFORGE_MEMORY_LIMIT_GB", "4")
     TableGAN(steps=2, batch_size=50, pac=5, device="cpu").fit(df)  # the same table within a real budget
+
+
+def wide_table(rows: int = 40, numeric: int = 800, categorical: int = 100) -> pd.DataFrame:
+    """Bimodal numeric columns (two modes each) and 12-category columns: thousands of encoded slots."""
+    rng = np.random.default_rng(0)
+    cols = {f"n{i}": rng.normal(size=rows) + rng.choice([-6.0, 6.0], rows) for i in range(numeric)}
+    cols |= {f"c{i}": rng.choice([f"v{k}" for k in range(12)], rows) for i in range(categorical)}
+    return pd.DataFrame(cols)
+
+
+def test_a_wide_table_trains_in_bounded_memory(tmp_path, monkeypatch):
+    """A wide table's conditional vector and pack are cut to fit (categories kept before numeric modes),
+    so it trains within a budget that the full layout (every choice conditioned, pac 10) would exceed."""
+    from ganforge.tables.recipe import MAX_COND_SLOTS, MAX_PACKED_WIDTH
+
+    df = wide_table()
+    monkeypatch.setenv("GANFORGE_MEMORY_LIMIT_GB", "0.35")
+    gan = TableGAN(steps=2, batch_size=40, pac=10, device="cpu", checkpoint_every=1)
+    gan.fit(df, out=tmp_path / "run")
+    rc = gan.recipe_config
+    assert rc.cond_dim <= MAX_COND_SLOTS and (rc.data_dim + rc.cond_dim) * rc.pac <= MAX_PACKED_WIDTH
+    assert rc.pac == 5 and 40 % rc.pac == 0
+    role = {s.start: s.role for s in gan.codec.spans}
+    category_slots = sum(size for start, size in rc.cond_spans if role[start] == "category")
+    assert category_slots > MAX_COND_SLOTS - 12  # categories first: ~1,200 category slots fill the vector
+    assert "wide table" in gan.data_info["layout"] and "pac 10 -> 5" in gan.data_info["layout"]
+    rows = load(tmp_path / "run").sample(30, seed=1)
+    assert list(rows.columns) == list(df.columns)
+    assert all(set(rows[f"c{i}"]) <= set(df[f"c{i}"]) for i in range(100))
+    # the layout every choice conditioned with pac 10 is what the budget refuses
+    with pytest.raises(ConfigError, match="training needs about"):
+        monkeypatch.setattr(
+            "ganforge.tables.model.fit_width",
+            lambda dim, choices, pac, batch: ([(s, n) for s, n, _ in choices], pac, ""),
+        )
+        TableGAN(steps=1, batch_size=40, pac=10, device="cpu").fit(df)
+
+
+def test_fit_width_leaves_ordinary_tables_alone():
+    from ganforge.tables.recipe import fit_width
+
+    choices = [(1, 9, "mode"), (10, 16, "category"), (30, 2, "category")]
+    assert fit_width(200, choices, 10, 500) == ([(1, 9), (10, 16), (30, 2)], 10, "")
+    cond, pac, note = fit_width(40_000, choices, 10, 500)  # too wide to pack 10 rows: pac falls, cond stays
+    assert cond == [(1, 9), (10, 16), (30, 2)] and pac == 1 and note.endswith("pac 10 -> 1")
+
+
+def test_a_value_seen_once_is_not_a_point_mass():
+    """With 50 rows every distinct value has a 2 % share; only repeated values may be point masses."""
+    from ganforge.tables.codec import TableCodec
+    from ganforge.tables.data import infer_metadata
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": np.r_[rng.normal(size=45).round(3), [7.5] * 5]})
+    codec = TableCodec.fit(df, infer_metadata(df, None))
+    assert codec.columns[0].points == [7.5]

@@ -110,6 +110,8 @@ def train_table(
             callbacks=progress_callbacks(ProgressCallback(console, unit="rows")), source=str(Path(data).resolve()), target=target,
             health=check_on_problem(on_problem), stream=stream)  # fmt: skip
     m = gan.metrics
+    if gan.layout_note:
+        console.print(f"note: {gan.layout_note}", highlight=False)
     finish_training(
         "table", data, run_dir, f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows)", m,
         where="", after=lambda: print_privacy(console, gan),

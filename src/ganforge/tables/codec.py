@@ -197,7 +197,7 @@ class TableCodec:
                 else:
                     share = counts / len(v)
                     big = np.argsort(-share)[:max_points]
-                    big = big[share[big] >= point_share]
+                    big = big[(share[big] >= point_share) & (counts[big] >= 2)]  # once is no point mass
                     # The extremes, when repeated (top-coded values such as 99999 or 99 hours), are
                     # their own modes too: the range of the data is then reproduced exactly.
                     ends = [i for i in (0, len(values) - 1) if counts[i] >= max(2, 5e-4 * len(v))]

@@ -25,7 +25,7 @@ from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.tables.codec import TableCodec
 from ganforge.tables.data import TableMetadata, infer_metadata, read_table
 from ganforge.tables.probe import TABLE_COLLAPSE, table_probe
-from ganforge.tables.recipe import TableRecipe, TableRecipeConfig, TableSource
+from ganforge.tables.recipe import TableRecipe, TableRecipeConfig, TableSource, fit_width
 from ganforge.tables.sampling import TableSampling
 
 # Training settings that suit tables (measured on UCI Adult, benchmarks/table_vs_ctgan.py): the
@@ -115,6 +115,7 @@ class TableGAN(GANModel, TableSampling):
             z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac
         )
         self.metadata_overrides = metadata
+        self.layout_note = ""  # what fit_width changed for a wide table
         self.privacy: dict[str, Any] | None = None
         self.codec: TableCodec | None = None
         self._init_state()
@@ -166,6 +167,7 @@ class TableGAN(GANModel, TableSampling):
             "fingerprint": fp,
         }
         self.data_info |= ({"stream": True} if stream else {}) | ({"target": target} if target else {})
+        self.data_info |= {"layout": self.layout_note} if self.layout_note else {}
         batches = self._source(data if stream else None, x, cond_spans)
         recipe = TableRecipe(self.recipe_config)
         cbs = list(callbacks or []) + self._callbacks(recipe, batches, health)
@@ -208,10 +210,14 @@ class TableGAN(GANModel, TableSampling):
             self.codec = TableCodec.fit(df, meta, seed=self.train_config.seed)
         codec = self.codec
         x = codec.encode(df, seed=self.train_config.seed)
-        cond_spans = [(s.start, s.size) for s, _ in codec.discrete_spans()] if self.dp is None else []
+        choices = [(s.start, s.size, s.role) for s, _ in codec.discrete_spans()] if self.dp is None else []
+        cond_spans, pac, self.layout_note = fit_width(
+            codec.dim, choices, self.recipe_config.pac, self.train_config.batch_size
+        )
+        distributed.check_batch(self.train_config.batch_size, pac)
         self.recipe_config = replace(
             self.recipe_config, data_dim=codec.dim, spans=[(s.start, s.size, s.activation) for s in codec.spans],
-            cond_spans=cond_spans,
+            cond_spans=cond_spans, pac=pac,
         )  # fmt: skip
         return x, cond_spans
 

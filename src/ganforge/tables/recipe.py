@@ -40,6 +40,44 @@ class TableRecipeConfig:
         return sum(size for _, size in self.cond_spans)
 
 
+MAX_COND_SLOTS = 1024  # beyond this, each conditional column is asked for too rarely to be helped by it
+MAX_PACKED_WIDTH = 32_768  # the packed discriminator's input, (data_dim + cond_dim) * pac
+
+
+def fit_width(
+    data_dim: int, choices: list[tuple[int, int, str]], pac: int, batch_size: int
+) -> tuple[list[tuple[int, int]], int, str]:
+    """The conditional spans and pack size for a table ``data_dim`` wide, so wide tables (thousands of
+    columns) stay trainable in bounded memory; a table within both limits keeps every choice span and
+    the asked-for ``pac``.
+
+    ``choices`` are (start, size, role) of every choice span: categories are kept first, then numeric
+    modes, while the conditional vector stays within MAX_COND_SLOTS; then the pack shrinks to the largest
+    divisor of ``batch_size`` not above ``pac`` that keeps the packed input within MAX_PACKED_WIDTH.
+    Returns (cond spans in table order, pac, a note saying what changed or "").
+    """
+    kept, total = set(), 0
+    for role in ("category", "mode"):
+        for start, size, r in choices:
+            if r == role and total + size <= MAX_COND_SLOTS:
+                kept.add(start)
+                total += size
+    cond = [(start, size) for start, size, _ in choices if start in kept]
+    width = data_dim + total
+    new_pac = pac
+    if width * pac > MAX_PACKED_WIDTH:
+        new_pac = max(
+            d for d in range(1, pac + 1) if batch_size % d == 0 and (d == 1 or width * d <= MAX_PACKED_WIDTH)
+        )
+    changes = []
+    if len(cond) < len(choices):
+        changes.append(f"conditioning on {len(cond):,} of {len(choices):,} choice columns ({total:,} slots)")
+    if new_pac != pac:
+        changes.append(f"pac {pac} -> {new_pac}")
+    note = f"wide table (encoded width {data_dim:,}): " + ", ".join(changes) if changes else ""
+    return cond, new_pac, note
+
+
 class TableRecipe:
     """Builds the generator and the packed discriminator; adds the conditional-vector penalty to G's loss."""
 
