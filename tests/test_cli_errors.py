@@ -18,6 +18,8 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1, proc.stderr
+    others = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith(("error:", "warning:"))]
+    assert not others, proc.stderr  # nothing else: no progress line or column summary before the error
     for needle in needles:
         assert needle in proc.stderr, proc.stderr
 
@@ -43,6 +45,12 @@ def test_one_image_dataset(tmp_path):
     assert_clean_error(
         run_cli(*TRAIN, str(tmp_path / "one"), "--out", str(tmp_path / "r")), "at least 2 images"
     )
+
+
+def test_a_one_row_table_is_refused_before_anything_is_printed(tmp_path):
+    (tmp_path / "one.csv").write_text("a,b,c\n1,2,x\n")
+    proc = run_cli("train", "table", str(tmp_path / "one.csv"), "--out", str(tmp_path / "r"), "--epochs", "1")
+    assert_clean_error(proc, "1 row; need at least 2 rows")
 
 
 def test_unsupported_resolution(tmp_path):

@@ -16,12 +16,18 @@ if TYPE_CHECKING:
 class ProgressCallback(Callback):
     """Shows one bar per fit; refreshed on every logged record."""
 
-    def __init__(self, console: Console | None = None, unit: str = "img") -> None:
-        self.console, self.unit = console or Console(stderr=True), unit
+    def __init__(
+        self, console: Console | None = None, unit: str = "img", header: tuple[Any, ...] = ()
+    ) -> None:
+        """``header``: what to print once the data is read and the networks are built (what is being trained,
+        on what), so a run refused on its data prints nothing but its error line."""
+        self.console, self.unit, self.header = console or Console(stderr=True), unit, header
         self.progress: Progress | None = None
         self.task = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        for line in self.header:
+            self.console.print(line, highlight=False)
         self.progress = Progress(
             TextColumn("[bold]train"),
             BarColumn(),

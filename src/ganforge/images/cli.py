@@ -115,8 +115,8 @@ def train_images(
             max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every,
             spectral_norm=spectral_norm, precision=precision, channels_last=channels_last, lr_g=lr_g, lr_d=lr_d,
         )  # fmt: skip
-    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")
-    gan.fit(data, out=run_dir, resume=resume is not None, callbacks=progress_callbacks(ProgressCallback(console)),
+    header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
+    gan.fit(data, out=run_dir, resume=resume is not None, callbacks=progress_callbacks(ProgressCallback(console, header=header)),
             sample_every=sample_every, monitor_every=monitor_every, health=check_on_problem(on_problem),
             stream=stream)  # fmt: skip
     m = gan.metrics

@@ -103,11 +103,12 @@ def train_table(
         gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
                        metadata=overrides, checkpoint_every=checkpoint_every,
                        dp=dp_settings(dp, epsilon, delta, noise_multiplier, max_grad_norm, accountant))  # fmt: skip
-        if not stream:  # a streamed table's metadata is inferred from its sample rows inside fit
-            console.print(infer_metadata(df, overrides).summary(), highlight=False)
-    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] ({n_rows:,} rows) -> {run_dir}")
+    header = [f"[bold]ganforge[/] training on [cyan]{data}[/] ({n_rows:,} rows) -> {run_dir}"]
+    if resume is None and not stream:  # a streamed table's metadata is inferred from its sample rows in fit
+        header.insert(0, infer_metadata(df, overrides).summary())
+    bar = ProgressCallback(console, unit="rows", header=tuple(header))
     gan.fit(data if stream else df, out=run_dir, resume=resume is not None,
-            callbacks=progress_callbacks(ProgressCallback(console, unit="rows")), source=str(Path(data).resolve()), target=target,
+            callbacks=progress_callbacks(bar), source=str(Path(data).resolve()), target=target,
             health=check_on_problem(on_problem), stream=stream)  # fmt: skip
     m = gan.metrics
     if gan.layout_note:

@@ -188,6 +188,10 @@ class TableGAN(GANModel, TableSampling):
         return self
 
     def _check_inputs(self, df: pd.DataFrame, target: str | None) -> None:
+        if len(df) < 2:
+            raise DataError(
+                f"the table has {len(df)} row{'' if len(df) == 1 else 's'}; need at least 2 rows to learn from"
+            )
         if target is not None and target not in df.columns:
             raise ConfigError(f"target {target!r} is not a column of the table")
         if self.dp is not None and distributed.launched():

@@ -49,9 +49,9 @@ def train_vectors(
     else:
         gan = VectorGAN(steps=steps, batch_size=batch, hidden=hidden, seed=seed, device=device,
                         max_seconds=minutes * 60 if minutes else None, checkpoint_every=checkpoint_every)  # fmt: skip
-    console.print(f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}")
+    header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
     gan.fit(data, out=run_dir, resume=resume is not None,
-            callbacks=progress_callbacks(ProgressCallback(console, unit="vectors")))  # fmt: skip
+            callbacks=progress_callbacks(ProgressCallback(console, unit="vectors", header=header)))  # fmt: skip
     m = gan.metrics
     finish_training("vectors", data, run_dir, f"{m['steps']} steps, {m['vectors_seen']:,} vectors", m,
                     where="", next_cmd=f"ganforge sample {run_dir} -n 1000 --out points.csv")  # fmt: skip
