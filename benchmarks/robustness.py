@@ -17,7 +17,14 @@ under a regular file or in a read-only folder; the latter are skipped, and recor
 chmod does not stop writes, e.g. as root), resume (``--resume`` on the wrong kind of run), http (bad
 request bodies, wrong models, path traversal). Besides, the slow-client figure: with
 ``serve --max-connections 8 --read-timeout 5`` and 8 sockets each holding half a request, the seconds
-until a normal ``GET /api/health`` is answered 200 again, and whether a 100 KB header gets a 431.
+until a normal ``GET /api/health`` is answered 200 again, and whether a 100 KB header gets a 431 (a
+ganforge without ``--read-timeout`` is served without it); and the wide-table figure: peak memory of
+``train table`` on a 50-row x 5,000-column CSV (killed at 8 GB).
+
+To measure an older commit with the same cases (the "before" of a fix):
+
+    git worktree add /tmp/before COMMIT
+    .venv/bin/python benchmarks/robustness.py --src /tmp/before --out benchmarks/results/robustness_before.json
 
 Cases run one after another; about 6-8 minutes on 2 cores. Rerun with:
 
@@ -551,7 +558,10 @@ def slow_client(ctx: dict[str, Any]) -> dict[str, Any]:
     """8 half-sent requests against --max-connections 8 --read-timeout 5: seconds until health is 200
     again (polled every 0.25 s, up to 60 s), and the answer to a 100 KB request header."""
     extra = ["--max-connections", "8", "--read-timeout", "5"]
-    proc, port, command = start_server([f"img={ctx['img']}"], extra, ctx["root"] / "serve-slow.log")
+    try:
+        proc, port, command = start_server([f"img={ctx['img']}"], extra, ctx["root"] / "serve-slow.log")
+    except RuntimeError:  # a ganforge without --read-timeout (an older one, measured for comparison)
+        proc, port, command = start_server([f"img={ctx['img']}"], extra[:2], ctx["root"] / "serve-slow.log")
     result: dict[str, Any] = {"command": command, "slow_sockets": 8}
     try:
         socks = []
@@ -595,6 +605,45 @@ def slow_client(ctx: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def wide_table(ctx: dict[str, Any], cap_gb: float = 8.0) -> dict[str, Any]:
+    """``train table`` on a 50-row x 5,000-column numeric CSV (about 1.6 MB): peak resident memory of the
+    process (VmRSS polled every 50 ms), its exit and last line. Killed when it passes ``cap_gb`` (a
+    runaway), which is recorded."""
+    rng = np.random.default_rng(0)
+    path = ctx["root"] / "wide.csv"
+    frame = pd.DataFrame(rng.normal(size=(50, 5000)).round(3), columns=[f"c{i}" for i in range(5000)])
+    frame.to_csv(path, index=False)
+    argv = GANFORGE + ["train", "table", str(path), "--epochs", "2", "--device", "cpu",
+                       "--out", str(ctx["root"] / "out" / "wide")]  # fmt: skip
+    err = ctx["root"] / "wide.err"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+    peak_kb, killed = 0, False
+    while proc.poll() is None:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except OSError:
+            pass
+        if peak_kb > cap_gb * 2**20 and not killed:
+            proc.kill()
+            killed = True
+        time.sleep(0.05)
+    lines = [ln for ln in ANSI.sub("", err.read_text(errors="replace")).splitlines() if ln.strip()]
+    return {
+        "command": shlex.join(argv),
+        "csv_bytes": path.stat().st_size,
+        "exit": proc.returncode,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "peak_rss_mb": round(peak_kb / 1024),
+        "killed_at_cap_gb": cap_gb if killed else None,
+        "note": next((ln for ln in lines if ln.startswith("note:")), None),
+        "last_line": lines[-1] if lines else "",
+        "trained": (ctx["root"] / "out" / "wide" / "model.safetensors").is_file(),
+    }
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -611,11 +660,15 @@ def totals(cases: list[dict], skipped: list[dict]) -> dict[str, dict[str, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a CLI case may run (default 120)")
-    every = ",".join(GROUPS + ["slow"])
+    every = ",".join(GROUPS + ["slow", "wide"])
     ap.add_argument("--groups", default=every, help=f"comma-separated, from {every} (default: all)")
     ap.add_argument("--out", type=Path, default=RESULTS / "robustness.json")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
+    ap.add_argument("--src", type=Path, help="measure the ganforge of this source tree (e.g. a worktree of an "
+                    "older commit: its src/ folder goes first on PYTHONPATH of every command)")  # fmt: skip
     args = ap.parse_args()
+    if args.src is not None:
+        os.environ["PYTHONPATH"] = str((args.src / "src").resolve())
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     t_start = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="ganforge-robustness-"))
@@ -625,6 +678,7 @@ def main() -> None:
     cases: list[dict] = []
     skipped: list[dict] = []
     slow: dict[str, Any] | None = None
+    wide: dict[str, Any] | None = None
     http_command = None
     ctx: dict[str, Any] = {}
     try:
@@ -646,6 +700,8 @@ def main() -> None:
             cases += http_cases
         if "slow" in groups:
             slow = slow_client(ctx)
+        if "wide" in groups:
+            wide = wide_table(ctx)
     finally:
         busy.close()
         if (root / "read-only").exists():
@@ -666,6 +722,13 @@ def main() -> None:
         "definition": DEFINITION,
         "totals": totals(cases, skipped),
         "slow_client": slow,
+        "wide_table": wide,
+        "ganforge": subprocess.run(
+            [sys.executable, "-c", "import ganforge; print(ganforge.__version__, ganforge.__file__)"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),  # fmt: skip
+        "src": str(args.src) if args.src else None,
         "http_server_command": http_command,
         "input_build_commands": ctx.get("build_commands"),
         "cases": cases,
@@ -693,6 +756,10 @@ def print_summary(data: dict[str, Any]) -> None:
         print(f"slow clients: health 200 after {s['seconds_until_health_200']} s "
               f"(gave up: {s['gave_up_after_s']}); polls {s['poll_statuses']}; "
               f"100 KB header -> {s['header_100kb_status']} (431: {s['header_100kb_got_431']})")  # fmt: skip
+    if data["wide_table"]:
+        w = data["wide_table"]
+        print(f"wide table (50 x 5,000): peak {w['peak_rss_mb']:,} MB, exit {w['exit']}, trained {w['trained']}"
+              f"{', killed at ' + str(w['killed_at_cap_gb']) + ' GB' if w['killed_at_cap_gb'] else ''}; {w['last_line'][:100]}")  # fmt: skip
     print(f"run time {data['run_seconds']} s")
 
 

@@ -53,7 +53,9 @@ def serve(
     max_connections: Annotated[int, typer.Option(help="Open connections; more get 503.")] = 512,
     read_timeout: Annotated[
         float,
-        typer.Option(help="Seconds a client has to send a whole request head; slower ones are dropped."),
+        typer.Option(
+            help="Seconds a client has to send a whole request (head and body); slower ones are dropped."
+        ),
     ] = 10.0,
     device: DeviceOpt = "cpu",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,

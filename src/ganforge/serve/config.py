@@ -42,7 +42,7 @@ class ServeConfig:
     workers: int = 2
     max_body_bytes: int = 64 * 1024
     max_connections: int = 512
-    read_timeout: float = 10.0  # seconds to send a whole request head (serve/slow.py)
+    read_timeout: float = 10.0  # seconds to send a whole request, head and body (serve/slow.py)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
