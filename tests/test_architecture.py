@@ -98,7 +98,14 @@ def wing_of(module: str) -> str | None:
 def declared_uses(wing: str) -> set[str]:
     tree = ast.parse((SRC / wing / "__init__.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "USES" for t in node.targets):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        if any(getattr(t, "id", "") == "USES" for t in targets) and node.value is not None:
             return set(ast.literal_eval(node.value))
     return set()
 

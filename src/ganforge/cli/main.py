@@ -22,6 +22,13 @@ from ganforge.core import registry
 from ganforge.engine.cli import DeviceOpt, console, out_console
 from ganforge.errors import GanforgeError
 
+try:  # typer >= 0.20 raises its own copy of click's errors, all TyperExceptions
+    from typer import TyperException as UsageProblem
+except ImportError:  # older typer raises click's
+    from click import ClickException as UsageProblem
+
+SEED_MAX = 2**63 - 1  # the seeds the HTTP API takes: one seed gives the same output everywhere
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a GAN on your data.")
 app.add_typer(train_app, name="train")
@@ -57,13 +64,18 @@ def sample(
         typer.Option(help="Write --out as this many resumable shard files (docs/sampling-at-scale.md)."),
     ] = None,
     workers: Annotated[int, typer.Option(help="With --shards: processes making shards in parallel.")] = 1,
+    length: Annotated[
+        int | None, typer.Option(help="Sequences: steps per sequence (default: the training window).")
+    ] = None,
 ) -> None:
-    """Generate images or table rows from a trained run (tables stream to disk in chunks)."""
+    """Generate images, table rows, points or sequences from a trained run (tables stream to disk in chunks)."""
     from ganforge.engine import artifact
-    from ganforge.engine.cli import parse_conditions
+    from ganforge.engine.cli import at_least, parse_conditions
 
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
+    if seed is not None and not 0 <= seed <= SEED_MAX:  # torch and numpy take no more than 64 bits
+        raise GanforgeError(f"--seed must be between 0 and {SEED_MAX} (got {seed})")
     if engine not in ("torch", "onnx"):
         raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
     if engine == "torch" and onnx is not None:
@@ -79,9 +91,13 @@ def sample(
         out_console.print(summary["message"], highlight=False, soft_wrap=True)
         return
     config = artifact.read_config(run)
+    wing = registry.wing(config.get("kind"))
+    if length is not None and "length" not in wing.sample_options:
+        raise wing.unsupported("--length")
+    at_least("--length", length, 1)
     options = {"n": n, "klass": klass, "condition": condition, "seed": seed, "grid": grid, "device": device,
-               "watermark": watermark, "engine": engine, "onnx": onnx}  # fmt: skip
-    message = registry.wing(config.get("kind")).sample_cli(run, config, out, options)
+               "watermark": watermark, "engine": engine, "onnx": onnx, "length": length}  # fmt: skip
+    message = wing.sample_cli(run, config, out, options)
     out_console.print(message)
 
 
@@ -130,8 +146,20 @@ def _os_error(e: OSError) -> str:
     return f"{e.filename}: {e.strerror or e}" if e.filename else f"{e.strerror or e}"
 
 
+def _usage_error(e: Exception) -> str:
+    """A command-line usage error (a flag value that is no number, an unknown option, a missing
+    argument) in one line, naming the command whose --help explains it."""
+    ctx, words = getattr(e, "ctx", None), []
+    while ctx is not None and ctx.parent is not None:  # the root's name is however Python was started
+        words.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    message = " ".join(e.format_message().split())  # type: ignore[attr-defined]
+    return f"{message} (see: {' '.join(['ganforge', *words])} --help)"
+
+
 def main() -> None:
-    """Entry point: run the app, turning GanforgeErrors into one line and exit status 1."""
+    """Entry point: run the app, turning GanforgeErrors and usage errors into one line (exit status 1
+    and 2) instead of a traceback or a usage panel."""
     import warnings
 
     from ganforge.engine import distributed
@@ -140,15 +168,25 @@ def main() -> None:
     rank = distributed.world().rank
     if rank:  # under torchrun only rank 0 reports; errors still print, marked with their rank
         console.quiet = out_console.quiet = True
+    where = f"(rank {rank}) " if rank else ""
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)  # usage errors are raised here, not printed as a panel
+        sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(CODE) comes back as CODE
+    except UsageProblem as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            sys.exit(2)
+        text = escape(f"{where}{_usage_error(e)}")
+        Console(stderr=True).print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    except typer.Abort:
+        Console(stderr=True).print(f"[bold red]error:[/] {where}aborted", highlight=False)
+        sys.exit(1)
     except (GanforgeError, OSError) as e:  # OSError: a file system refusal nothing above turned into words
-        where = f"(rank {rank}) " if rank else ""
         text = str(e) if isinstance(e, GanforgeError) else _os_error(e)
         message = escape(f"{where}{text}")  # a message's own [brackets] are text, not markup
         Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except SystemExit as e:  # Click ends every command with SystemExit
+    except SystemExit as e:  # every command ends with SystemExit (the sys.exit above)
         if e.code in (0, None):
             distributed.shutdown()  # leave torchrun's process group together (no-op in one process)
         raise

@@ -110,6 +110,7 @@ class Wing:
     name = "wing"  # what its models are called in messages: "an image model", "a table model" ...
     package = ""  # the wing's package ("ganforge.tables"): the default hooks find its parts there
     unit = "items"  # what one generated example is called ("images", "rows" ...)
+    sample_options: tuple[str, ...] = ()  # ``sample`` options only some kinds take (e.g. "length")
 
     def part(self, module: str, name: str) -> Any:
         """``name`` from the wing's module ``module`` (``cli``, ``evaluate``, ``report``), or None when the

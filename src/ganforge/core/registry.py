@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     "translate": "ganforge.images.img2img.wing",
     "table": "ganforge.tables.wing",
     "vector": "ganforge.vectors.wing",
+    "series": "ganforge.timeseries.wing",
 }
 
 

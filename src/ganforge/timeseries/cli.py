@@ -1,0 +1,102 @@
+"""The time-series wing's commands: ``train series`` and ``sample`` of a series run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ganforge.engine.cli import (
+    CheckpointEveryOpt,
+    DeviceOpt,
+    MinutesOpt,
+    OutOpt,
+    ResumeOpt,
+    SeedOpt,
+    at_least,
+    console,
+    finish_training,
+    positive,
+    progress_callbacks,
+    resume_dir,
+)
+from ganforge.errors import GanforgeError
+
+
+def train_series(
+    data: Annotated[
+        str,
+        typer.Argument(help="A .csv/.parquet file (rows = time steps) or a built-in: sines, stocks, energy."),
+    ],
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="The time column (continued on sampling).")
+    ] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="The column telling series apart (a panel of many series).")
+    ] = None,
+    window: Annotated[int, typer.Option(help="Steps per training window.")] = 24,
+    steps: Annotated[int | None, typer.Option(help="Generator updates (default 3,000).")] = None,
+    minutes: MinutesOpt = None,
+    batch: Annotated[int, typer.Option(help="Windows per batch.")] = 128,
+    hidden: Annotated[int, typer.Option(help="Width of the generator's GRU.")] = 64,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
+) -> None:
+    """Train a GAN on time series; Ctrl-C saves a checkpoint and stops cleanly."""
+    from ganforge.engine.progress import ProgressCallback
+    from ganforge.timeseries.model import SeriesGAN
+
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
+    at_least("--window", window, 2)
+    at_least("--batch", batch, 2)
+    at_least("--hidden", hidden, 1)
+    at_least("--checkpoint-every", checkpoint_every, 1)
+    run_dir = resume_dir(out, resume)
+    if resume is not None:
+        gan = SeriesGAN.resume(resume, steps=steps, device=device, minutes=minutes)
+    else:
+        gan = SeriesGAN(window=window, steps=steps, minutes=minutes, batch_size=batch, hidden=hidden, seed=seed,
+                        device=device, checkpoint_every=checkpoint_every)  # fmt: skip
+    header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
+    gan.fit(data, out=run_dir, resume=resume is not None, time=time, id=id,
+            callbacks=progress_callbacks(ProgressCallback(console, unit="windows", header=header)))  # fmt: skip
+    m = gan.metrics
+    finish_training("series", data, run_dir, f"{m['steps']} steps, {m['windows_seen']:,} windows", m, where="",
+                    next_cmd=f"ganforge sample {run_dir} -n 100 --out synthetic.csv   |   "
+                    f"ganforge evaluate {run_dir}")  # fmt: skip
+
+
+def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
+    """``ganforge sample`` of a series run: ``-n`` sequences of ``--length`` steps to a .csv or .parquet."""
+    from ganforge.engine.model import load
+
+    for flag, given in (("--class", options.get("klass") is not None), ("--grid", options.get("grid")),
+                        ("--condition", bool(options.get("condition"))),
+                        ("--engine onnx", options.get("engine", "torch") != "torch")):  # fmt: skip
+        if given:
+            raise GanforgeError(f"{flag} is not an option of time-series models")
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise GanforgeError(f"--out must end in .csv or .parquet (got {Path(out).name!r})")
+    model = load(run, device=options["device"])
+    n = options.get("n") or 100
+    frame = model.sample(n, length=options.get("length"), seed=options.get("seed"))
+    from ganforge.core.io import atomic_file
+
+    with atomic_file(Path(out)) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    length = options.get("length") or model.recipe.window
+    return f"wrote {n:,} synthetic sequences of {length:,} steps ({len(frame):,} rows) to {out}"
+
+
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
+    """Mount the time-series wing's commands."""
+    train_app.command("series")(train_series)

@@ -1,0 +1,143 @@
+"""The time-series wing: it learns dynamics (not just values), keeps the input's layout, resumes exactly
+and refuses bad series in one line."""
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import ganforge_cmd
+
+from ganforge import load
+from ganforge.errors import ConfigError, DataError
+from ganforge.timeseries.data import SeriesCodec
+from ganforge.timeseries.model import SeriesGAN
+
+PERIODS = (4, 12)  # steps per cycle of the two kinds of wave: FFT bins 6 and 2 of a 24-step window
+
+
+def two_waves(n: int = 400, length: int = 24, seed: int = 0) -> pd.DataFrame:
+    """``n`` sequences, each a sine of period 4 or 12 steps (half each) with a random phase, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    period = rng.choice(PERIODS, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    t = np.arange(length)
+    x = (np.sin(2 * np.pi * t[None, :] / period[:, None] + phase[:, None]) + 1) / 2
+    return pd.DataFrame({"id": np.repeat(np.arange(n), length), "t": np.tile(t, n), "x": x.ravel()})
+
+
+def dominant_bins(windows: np.ndarray) -> np.ndarray:
+    """The strongest non-zero frequency bin of each window's first channel."""
+    spectrum = np.abs(np.fft.rfft(windows[:, :, 0] - windows[:, :, 0].mean(axis=1, keepdims=True), axis=1))
+    return spectrum[:, 1:].argmax(axis=1) + 1
+
+
+FAST = {"window": 24, "batch_size": 64, "hidden": 32, "z_dim": 8, "device": "cpu", "seed": 0}
+
+
+def test_a_short_run_learns_both_frequencies_and_a_broken_one_does_not(tmp_path):
+    df = two_waves()
+    real = dominant_bins(SeriesCodec.fit(df, "t", "id", 24).windows(df))
+    targets = {24 // p for p in PERIODS}
+    assert set(np.unique(real)) == targets  # the check's own premise
+
+    def share_on_targets(gan: SeriesGAN) -> tuple[float, float]:
+        bins = dominant_bins(gan.generate(400, seed=1))
+        on = np.isin(bins, list(targets))
+        return on.mean(), min((bins == b).mean() for b in targets)
+
+    gan = SeriesGAN(steps=400, **FAST).fit(df, time="t", id="id")
+    on, rarest = share_on_targets(gan)
+    assert on > 0.8 and rarest > 0.2, (on, rarest)  # both waves, not one (no mode collapse)
+    broken = SeriesGAN(steps=400, lr_g=0.0, **FAST).fit(df, time="t", id="id")  # G never learns
+    b_on, b_rarest = share_on_targets(broken)
+    assert b_on < 0.6 or b_rarest < 0.1, (b_on, b_rarest)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    df = two_waves(100)
+    kw = dict(FAST, checkpoint_every=5)
+    full = SeriesGAN(steps=20, **kw).fit(df, out=tmp_path / "full", time="t", id="id")
+    SeriesGAN(steps=10, **kw).fit(df, out=tmp_path / "part", time="t", id="id")
+    resumed = SeriesGAN.resume(tmp_path / "part", steps=20).fit(df, out=tmp_path / "part", resume=True)
+    for name in ("G", "G_ema", "D"):
+        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    pd.testing.assert_frame_equal(full.sample(5, seed=0), load(tmp_path / "part").sample(5, seed=0))
+
+
+def test_samples_keep_the_layout_continue_time_and_run_longer(tmp_path):
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "date": np.tile(days.astype(str), 2), "shop": np.repeat(["north", "south"], 60),
+        "sales": rng.integers(0, 100, 120), "temp": np.where(rng.random(120) < 0.25, np.nan, rng.normal(10, 3, 120)),
+    })  # fmt: skip
+    gan = SeriesGAN(steps=5, **dict(FAST, window=10)).fit(df, out=tmp_path / "run", time="date", id="shop")
+    out = load(tmp_path / "run").sample(3, length=15, seed=2)
+    assert list(out.columns) == ["date", "shop", "sales", "temp"]
+    assert len(out) == 45 and out["shop"].nunique() == 3 and out["shop"].str.startswith("synthetic-").all()
+    first = out[out["shop"] == out["shop"].iloc[0]]
+    assert first["date"].iloc[0] == pd.Timestamp("2024-03-01")  # the day after the data's last
+    assert (first["date"].diff().dropna() == pd.Timedelta(days=1)).all()
+    assert out["sales"].dtype.kind == "i" and out["sales"].between(df["sales"].min(), df["sales"].max()).all()
+    assert gan.codec.missing == [False, True] and gan.recipe.channels == 3  # temp's missing-value channel
+    pd.testing.assert_frame_equal(out, load(tmp_path / "run").sample(3, length=15, seed=2))
+
+
+def test_the_cli_trains_samples_and_refuses_length_elsewhere(tmp_path):
+    df = two_waves(60)
+    df.to_csv(tmp_path / "waves.csv", index=False)
+    run = tmp_path / "run"
+    train = [*ganforge_cmd(), "train", "series", str(tmp_path / "waves.csv"), "--time", "t", "--id", "id",
+             "--steps", "3", "--hidden", "16", "--device", "cpu", "--out", str(run)]  # fmt: skip
+    assert subprocess.run(train, capture_output=True, text=True, timeout=300).returncode == 0
+    sample = [
+        *ganforge_cmd(),
+        "sample",
+        str(run),
+        "-n",
+        "4",
+        "--length",
+        "30",
+        "--out",
+        str(tmp_path / "s.parquet"),
+    ]
+    proc = subprocess.run(sample, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(out) == 120 and list(out.columns) == ["id", "t", "x"] and out["t"].iloc[0] == 24
+
+
+BAD = [
+    ("one row", pd.DataFrame({"x": [1.0]}), {}, "fewer than the window"),
+    ("constant", pd.DataFrame({"x": [3.0] * 50, "y": [1] * 50}), {}, "every feature is constant"),
+    ("backwards", pd.DataFrame({"t": [1, 2, 3, 2, 5] * 10, "x": np.arange(50.0)}), {"time": "t"}, "go backwards"),
+    ("duplicate", pd.DataFrame({"t": [1, 1] + list(range(2, 50)), "x": np.arange(50.0)}), {"time": "t"},
+     "duplicate timestamps"),
+    ("one-step ids", pd.DataFrame({"id": range(50), "x": np.arange(50.0)}), {"id": "id"}, "1 step, fewer than"),
+    ("all-NaN", pd.DataFrame({"x": np.arange(50.0), "y": [np.nan] * 50}), {}, "'y' has no values"),
+    ("text feature", pd.DataFrame({"x": np.arange(50.0), "y": ["a"] * 50}), {}, "'y' is not numeric"),
+    ("no such column", pd.DataFrame({"x": np.arange(50.0)}), {"time": "when"}, "--time 'when' is not a column"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD, ids=[b[0] for b in BAD])
+def test_bad_series_are_refused_in_one_line(case, tmp_path):
+    _, df, kw, needle = case
+    with pytest.raises(DataError, match=needle) as e:
+        SeriesGAN(steps=1, **FAST).fit(df, out=tmp_path / "run", **kw)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_bad_settings_and_the_cli_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="window must be >= 2"):
+        SeriesGAN(window=1)
+    pd.DataFrame({"x": np.arange(10.0)}).to_csv(tmp_path / "short.csv", index=False)
+    proc = subprocess.run([*ganforge_cmd(), "train", "series", str(tmp_path / "short.csv"), "--out",
+                           str(tmp_path / "r")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 1 and lines == ["error: the series has 10 steps, fewer than the window of 24; "
+                                              "give a smaller --window"], proc.stderr  # fmt: skip
