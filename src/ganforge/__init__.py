@@ -16,6 +16,7 @@ _PUBLIC = {
     "load": "ganforge.engine.model",
     "ImageGAN": "ganforge.images.model",
     "TableGAN": "ganforge.tables.model",
+    "SeriesGAN": "ganforge.timeseries.model",
     "export_onnx": "ganforge.images.export",
     "OnnxGenerator": "ganforge.images.export",
 }

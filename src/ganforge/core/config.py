@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from ganforge.errors import ConfigError
 
+SEED_MAX = 2**63 - 1  # seeds torch and numpy both take; the CLI and the HTTP API accept 0..SEED_MAX
+
 T = TypeVar("T")
 
 

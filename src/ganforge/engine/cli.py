@@ -4,6 +4,7 @@ and the start and end of a train command."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ganforge.core.config import SEED_MAX
 from ganforge.engine.callbacks import Callback
 from ganforge.errors import GanforgeError
 
@@ -50,15 +52,45 @@ def check_on_problem(on_problem: str) -> str:
 
 def at_least(flag: str, value: float | None, low: float) -> None:
     """One line when a numeric option given is below its lowest meaningful value (0 never means
-    "the default": a value is honoured or refused)."""
+    "the default": a value is honoured or refused), or not a finite number."""
+    _check_finite(flag, value)
     if value is not None and value < low:
-        raise GanforgeError(f"{flag} must be at least {low:g} (got {value:g})")
+        raise GanforgeError(f"{flag} must be at least {low:g} (got {_shown(value)})")
 
 
 def positive(flag: str, value: float | None) -> None:
-    """One line when a numeric option given is not above 0 (e.g. ``--minutes 0`` is not "no limit")."""
+    """One line when a numeric option given is not above 0 (e.g. ``--minutes 0`` is not "no limit") or
+    not finite."""
+    _check_finite(flag, value)
     if value is not None and not value > 0:
-        raise GanforgeError(f"{flag} must be greater than 0 (got {value:g})")
+        raise GanforgeError(f"{flag} must be greater than 0 (got {_shown(value)})")
+
+
+def _check_finite(flag: str, value: float | None) -> None:
+    if isinstance(value, float) and not math.isfinite(value):  # an int of any size is finite
+        raise GanforgeError(f"{flag} must be a finite number (got {value:g})")
+
+
+def _shown(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_seed(seed: int | None) -> None:
+    """One line for a seed torch or numpy cannot take (negative, or over 63 bits)."""
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise GanforgeError(f"--seed must be between 0 and {SEED_MAX} (got {seed})")
+
+
+def check_fits(what: str, need: float) -> None:
+    """One line, before anything is allocated, when ``what`` needs more than all the memory there is
+    (``need``: bytes, a lower bound)."""
+    from ganforge.engine.model import memory_budget
+
+    limit = memory_budget()
+    if need > limit:
+        raise GanforgeError(
+            f"{what} need at least {need / 2**30:,.1f} GB of memory; the budget is {limit / 2**30:.1f} GB"
+        )
 
 
 def resume_dir(out: Path | None, resume: Path | None) -> Path:

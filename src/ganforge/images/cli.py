@@ -4,6 +4,7 @@ generic commands in cli/ that reach this wing through its hooks in wing.py.)"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,9 @@ from ganforge.engine.cli import (
     ResumeOpt,
     SeedOpt,
     at_least,
+    check_fits,
     check_on_problem,
+    check_seed,
     console,
     finish_training,
     out_console,
@@ -98,12 +101,20 @@ def train_images(
     if kimg is not None and steps is not None:
         raise GanforgeError("give --steps or --kimg, not both")
     at_least("--steps", steps, 1)
+    at_least("--batch", batch, 2)
     positive("--kimg", kimg)
     positive("--minutes", minutes)
     at_least("--sample-every", sample_every, 1)
     at_least("--checkpoint-every", checkpoint_every, 1)
     at_least("--monitor-every", monitor_every, 0)
+    check_seed(seed)
+    for flag, rate in (("--lr-g", lr_g), ("--lr-d", lr_d)):
+        if rate is not None and not 0 <= rate <= 1:  # NaN too; a rate past float32 broke Adam's step
+            raise GanforgeError(f"{flag} must be between 0 and 1 (got {rate:g})")
+    check_fits(f"batches of {batch:,} images", batch * resolution**2 * 4)  # one grey batch as float32
     if kimg is not None:
+        if not math.isfinite(kimg * 1000 / batch):
+            raise GanforgeError(f"--kimg must be a finite number of thousands of images (got {kimg:g})")
         steps = max(1, round(kimg * 1000 / batch))
     run_dir = resume_dir(out, resume)
     if resume is not None:
@@ -138,15 +149,18 @@ def interpolate(
     watermark: Annotated[bool, typer.Option(help="Invisible watermark in every frame.")] = True,
 ) -> None:
     """Write a looping latent-space walk as an animated GIF."""
-    from ganforge.engine.model import load
     from ganforge.images.data import to_pil
+    from ganforge.images.model import load_image
 
     if out.suffix.lower() != ".gif":
         raise GanforgeError("--out must end in .gif")
     at_least("--frames", frames, 1)
     at_least("--points", points, 2)
     at_least("--scale", scale, 1)
-    gan = load(run)
+    check_seed(seed)
+    gan = load_image(run)  # a run of another kind is refused in one line
+    side = gan.recipe_config.resolution * scale
+    check_fits(f"{points * frames:,} frames of {side:,}x{side:,} pixels", points * frames * side**2)
     images = gan.interpolate(steps=frames, label=klass, seed=seed, points=points, watermark=watermark)
     pil = [to_pil(im).resize((im.shape[1] * scale, im.shape[0] * scale), 0) for im in images]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +192,8 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
         raise GanforgeError("--condition is for table models; use --class for images")
     n = options.get("n") or 64
     model = load_sampler(run, options["device"], options["engine"], options.get("onnx"))
+    rc = model.recipe_config
+    check_fits(f"{n:,} images held at once (--shards writes any number)", n * rc.resolution**2 * rc.channels)
     watermark = options["watermark"]
     images = model.sample(n, labels=options.get("klass"), seed=options.get("seed"), watermark=watermark)
     path = write_images(images, out, options["grid"], model.model_id if watermark else None)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.core.config import SEED_MAX
 from ganforge.errors import ConfigError
 
-SEED_MAX = 2**63 - 1
 IMAGE_TYPES = {"png": "image/png", "zip": "application/zip", "json": "application/json"}
 
 
@@ -54,6 +54,10 @@ def class_index(name: str, gan: Any, klass: int | str | None) -> int | None:
             return rc.class_names.index(klass)
         if not (klass.isascii() and klass.isdigit()):  # "²" is a digit to isdigit(), not to int()
             raise ConfigError(f"model {name!r} has no class {klass!r} (classes: {', '.join(rc.class_names)})")
+        if len(klass.lstrip("0")) > 18:  # int() refuses over 4,300 digits; no class index has 19
+            raise ConfigError(
+                f"class must be in 0..{rc.num_classes - 1} for model {name!r} (got {len(klass):,} digits)"
+            )
         klass = int(klass)
     if not 0 <= klass < rc.num_classes:
         raise ConfigError(f"class must be in 0..{rc.num_classes - 1} for model {name!r} (got {klass})")

@@ -66,7 +66,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     if not loc and first.get("type") == "missing":
         return "the request needs a JSON object body ({} for the defaults)"
     msg = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
-    return (f"{'.'.join(loc)}: " if loc else "") + msg
+    text = (f"{'.'.join(loc)}: " if loc else "") + msg
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)  # a key may hold a line break
 
 
 class _Served:

@@ -16,7 +16,9 @@ from ganforge.engine.cli import (
     ResumeOpt,
     SeedOpt,
     at_least,
+    check_fits,
     check_on_problem,
+    check_seed,
     console,
     finish_training,
     positive,
@@ -85,6 +87,8 @@ def train_table(
     positive("--epochs", epochs)
     positive("--minutes", minutes)
     at_least("--pac", pac, 1)
+    at_least("--batch", batch, 2)
+    check_seed(seed)
     at_least("--checkpoint-every", checkpoint_every, 1)
     stream = stream or (resume is not None and was_streamed(resume))  # a streamed run resumes streamed
     if stream:  # never load the table: columns and row count come from the Parquet footer
@@ -92,6 +96,7 @@ def train_table(
     else:
         df = read_table(data)
         columns, n_rows = list(df.columns), len(df)
+    check_fits(f"batches of {batch:,} rows", batch * len(columns) * 4)  # one float32 per column, at least
     if target is not None and target not in columns:
         raise GanforgeError(f"--target {target!r} is not a column of {data} (columns: {', '.join(columns)})")
     run_dir = resume_dir(out, resume)

@@ -229,7 +229,13 @@ class TableGAN(GANModel, TableSampling):
         """Steps from epochs (at least DEFAULT_MIN_STEPS for the default budget), or unbounded when only
         a time budget is given."""
         if self.steps is None and self.epochs is not None:
-            steps = max(1, math.ceil(self.epochs * n_rows / self.train_config.batch_size))
+            exact = self.epochs * n_rows / self.train_config.batch_size
+            if not exact <= 1e12:  # inf and NaN too
+                raise ConfigError(
+                    f"{self.epochs:g} epochs of {n_rows:,} rows are more steps than can be trained; give "
+                    "fewer, or a time budget (--minutes)"
+                )
+            steps = max(1, math.ceil(exact))
             if self.default_budget:
                 steps = max(steps, DEFAULT_MIN_STEPS)
             self.train_config = replace(self.train_config, steps=steps)

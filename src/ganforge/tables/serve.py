@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-SEED_MAX = 2**63 - 1
+from ganforge.core.config import SEED_MAX
+
 TABLE_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "json": "application/json"}  # fmt: skip
 

@@ -15,6 +15,8 @@ from ganforge.engine.cli import (
     ResumeOpt,
     SeedOpt,
     at_least,
+    check_fits,
+    check_seed,
     console,
     finish_training,
     positive,
@@ -56,6 +58,8 @@ def train_series(
     at_least("--batch", batch, 2)
     at_least("--hidden", hidden, 1)
     at_least("--checkpoint-every", checkpoint_every, 1)
+    check_seed(seed)
+    check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * hidden * 4)
     run_dir = resume_dir(out, resume)
     if resume is not None:
         gan = SeriesGAN.resume(resume, steps=steps, device=device, minutes=minutes)

@@ -66,7 +66,13 @@ def minibatch_std(h: torch.Tensor, group: int = 4) -> torch.Tensor:
     averaged (as StyleGAN's discriminator does for images). Batches of identical sequences -- a collapsed
     generator -- are then easy to tell from real ones."""
     n, c, t = h.shape
-    g = group if n % group == 0 else 1 if n < 2 else next(k for k in range(min(group, n), 0, -1) if n % k == 0)
+    g = (
+        group
+        if n % group == 0
+        else 1
+        if n < 2
+        else next(k for k in range(min(group, n), 0, -1) if n % k == 0)
+    )
     if g < 2:
         return torch.zeros(n, 1, t, dtype=h.dtype, device=h.device)
     y = h.view(g, n // g, c, t)

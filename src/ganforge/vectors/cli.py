@@ -16,6 +16,8 @@ from ganforge.engine.cli import (
     ResumeOpt,
     SeedOpt,
     at_least,
+    check_fits,
+    check_seed,
     console,
     finish_training,
     positive,
@@ -43,6 +45,9 @@ def train_vectors(
 
     at_least("--steps", steps, 1)
     positive("--minutes", minutes)
+    at_least("--batch", batch, 2)
+    check_seed(seed)
+    check_fits(f"batches of {batch:,} vectors", batch * hidden * 4)
     run_dir = resume_dir(out, resume)
     if resume is not None:
         gan = VectorGAN.resume(resume, steps=steps, device=device, minutes=minutes)

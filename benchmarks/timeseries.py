@@ -1,0 +1,134 @@
+"""Time series: ganforge's SeriesGAN against SDV's PARSynthesizer on Sines, Stocks and Energy, with the
+TimeGAN protocol (24-step windows, min-max scaling; discriminative and predictive scores), every model in
+the same run and measured by the same code (ganforge.timeseries.metrics).
+
+Per data set: ganforge trains for ``--minutes``; PAR (pip ``sdv``, the bench extra) trains on the same
+windows given as a panel of 24-step sequences for ``--par-epochs`` epochs (its wall time is recorded);
+each model then makes as many windows as are compared. The real windows compared are ``--windows`` drawn
+at random from all windows (every window when fewer) -- the papers use all of them, which on this CPU
+would make the post-hoc classifiers the slowest part. Also: the predictive score of real windows (train on
+one half, test on the other), ACF / cross-correlation errors, marginal KS, training time and sampling
+speed (windows per second).
+
+Published discriminative scores (lower is better): TimeGAN .011 / .102 / .236, Diffusion-TS .006 / .067
+/ .122 (sines / stocks / energy; Yoon et al. NeurIPS 2019, Yuan and Qiao ICLR 2024).
+
+    .venv/bin/python benchmarks/timeseries.py --minutes 5 --par-epochs 16
+    .venv/bin/python benchmarks/timeseries.py --datasets stocks --minutes 30    # the issue's budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from _common import RESULTS, machine
+
+from ganforge.timeseries import metrics as tm
+from ganforge.timeseries.data import builtin_frame
+from ganforge.timeseries.model import SeriesGAN
+
+PUBLISHED = {
+    "TimeGAN": {"sines": 0.011, "stocks": 0.102, "energy": 0.236},
+    "Diffusion-TS": {"sines": 0.006, "stocks": 0.067, "energy": 0.122},
+}
+
+
+def scores(real: np.ndarray, fake: np.ndarray, seed: int, iterations: int) -> dict[str, Any]:
+    """The same figures for every model."""
+    disc = tm.discriminative_score(real, fake, seed=seed, seeds=5, iterations=iterations)
+    pred = tm.predictive_score(fake, real, seed=seed, iterations=iterations)
+    return {
+        "discriminative": round(disc["score"], 4),
+        "discriminative_std": round(disc["std"], 4),
+        "predictive_mae": round(pred["mae"], 4),
+        "acf_error": round(tm.autocorrelation_error(real, fake), 4),
+        "cross_correlation_error": round(tm.cross_correlation_error(real, fake), 4),
+        "marginal_ks_mean": round(float(np.mean(tm.marginal_distances(real, fake))), 4),
+    }
+
+
+def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
+                 seed: int) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    t0 = time.perf_counter()
+    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu").fit(frame, time=time_col, id=id_col)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gan.generate(10_000, seed=seed + 1)
+    speed = 10_000 / (time.perf_counter() - t0)
+    info = {"fit_seconds": round(fit_s, 1), "steps": gan.metrics["steps"],
+            "windows_per_second_sampling": round(speed)}  # fmt: skip
+    return gan.generate(n, seed=seed), info | {"codec": gan.codec}
+
+
+def run_par(windows: np.ndarray, epochs: int, n: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """PARSynthesizer on the (scaled) windows as a panel: one sequence per window."""
+    from sdv.metadata import Metadata
+    from sdv.sequential import PARSynthesizer
+
+    k, length, c = len(windows), windows.shape[1], windows.shape[2]
+    cols = [f"f{j}" for j in range(c)]
+    panel = pd.DataFrame(windows.reshape(k * length, c), columns=cols)
+    panel.insert(0, "step", np.tile(np.arange(length), k))
+    panel.insert(0, "window", np.repeat(np.arange(k), length))
+    columns = {"window": {"sdtype": "id"}, "step": {"sdtype": "numerical"}}
+    columns |= {col: {"sdtype": "numerical"} for col in cols}
+    metadata = Metadata.load_from_dict({"METADATA_SPEC_VERSION": "V1", "tables": {"windows": {
+        "columns": columns, "sequence_key": "window", "sequence_index": "step"}}})  # fmt: skip
+    t0 = time.perf_counter()
+    par = PARSynthesizer(metadata, epochs=epochs, verbose=False, enforce_min_max_values=True, cuda=False)
+    par.fit({"windows": panel})
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = par.sample_sequences(num_sequences=n, sequence_length=length)
+    out = next(iter(out.values())) if isinstance(out, dict) else out
+    sample_s = time.perf_counter() - t0
+    fake = np.stack([g[cols].to_numpy(dtype=np.float64)[:length] for _, g in out.groupby("window", sort=False)])
+    return np.clip(fake[:n], 0, 1), {"fit_seconds": round(fit_s, 1), "epochs": epochs,
+                                     "windows_per_second_sampling": round(n / sample_s)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default="sines,stocks,energy")
+    ap.add_argument("--minutes", type=float, default=5.0, help="ganforge training minutes per data set")
+    ap.add_argument("--par-epochs", type=int, default=16, help="PARSynthesizer epochs (0: skip PAR)")
+    ap.add_argument("--windows", type=int, default=3000, help="real windows compared (and generated)")
+    ap.add_argument("--iterations", type=int, default=2000, help="post-hoc GRU training iterations")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    results: dict[str, Any] = {"machine": machine(), "args": vars(args), "published_discriminative": PUBLISHED}
+    out = RESULTS / "timeseries.json"
+    for name in args.datasets.split(","):
+        frame, time_col, id_col = builtin_frame(name)
+        print(f"== {name}: {frame.shape}", flush=True)
+        fake, info = run_ganforge(frame, time_col, id_col, args.minutes, args.windows, args.seed)
+        codec = info.pop("codec")
+        windows = codec.windows(frame)
+        rng = np.random.default_rng(args.seed)
+        real = windows[rng.choice(len(windows), min(args.windows, len(windows)), replace=False)]
+        fake = fake[: len(real)]
+        half = len(real) // 2
+        row: dict[str, Any] = {"windows_total": len(windows), "windows_compared": len(real),
+                               "real_predictive_mae": round(tm.predictive_score(real[:half], real[half:],
+                                                            seed=args.seed, iterations=args.iterations)["mae"], 4)}  # fmt: skip
+        row["ganforge"] = info | scores(real, fake, args.seed, args.iterations)
+        print(f"  ganforge {row['ganforge']}", flush=True)
+        if args.par_epochs > 0:
+            try:
+                par_fake, par_info = run_par(real, args.par_epochs, len(real), args.seed)
+                row["PAR"] = par_info | scores(real, par_fake, args.seed, args.iterations)
+            except ImportError as e:
+                row["PAR"] = {"skipped": f"sdv not installed ({e})"}
+            print(f"  PAR {row['PAR']}", flush=True)
+        results[name] = row
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
