@@ -87,7 +87,9 @@ def run_par(windows: np.ndarray, epochs: int, n: int, seed: int) -> tuple[np.nda
     out = par.sample_sequences(num_sequences=n, sequence_length=length)
     out = next(iter(out.values())) if isinstance(out, dict) else out
     sample_s = time.perf_counter() - t0
-    fake = np.stack([g[cols].to_numpy(dtype=np.float64)[:length] for _, g in out.groupby("window", sort=False)])
+    fake = np.stack(
+        [g[cols].to_numpy(dtype=np.float64)[:length] for _, g in out.groupby("window", sort=False)]
+    )
     return np.clip(fake[:n], 0, 1), {"fit_seconds": round(fit_s, 1), "epochs": epochs,
                                      "windows_per_second_sampling": round(n / sample_s)}  # fmt: skip
 
@@ -101,7 +103,11 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=2000, help="post-hoc GRU training iterations")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    results: dict[str, Any] = {"machine": machine(), "args": vars(args), "published_discriminative": PUBLISHED}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "args": vars(args),
+        "published_discriminative": PUBLISHED,
+    }
     out = RESULTS / "timeseries.json"
     for name in args.datasets.split(","):
         frame, time_col, id_col = builtin_frame(name)

@@ -18,7 +18,9 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1, proc.stderr
-    others = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith(("error:", "warning:"))]
+    others = [
+        ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith(("error:", "warning:"))
+    ]
     assert not others, proc.stderr  # nothing else: no progress line or column summary before the error
     for needle in needles:
         assert needle in proc.stderr, proc.stderr
