@@ -1,6 +1,7 @@
 """The time-series wing: it learns dynamics (not just values), keeps the input's layout, resumes exactly
 and refuses bad series in one line."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -108,6 +109,8 @@ def test_the_cli_trains_samples_and_refuses_length_elsewhere(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = pd.read_parquet(tmp_path / "s.parquet")
     assert len(out) == 120 and list(out.columns) == ["id", "t", "x"] and out["t"].iloc[0] == 24
+    sidecar = json.loads((tmp_path / "s.parquet.provenance.json").read_text())
+    assert sidecar["synthetic"] is True and sidecar["sequences"] == 4 and sidecar["length"] == 30
 
 
 BAD = [

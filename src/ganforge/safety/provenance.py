@@ -27,18 +27,24 @@ def write_table_sidecar(
     path: str | Path, model: Any, rows: int, seed: int | None, conditions: dict[str, Any] | None
 ) -> Path:
     """Write the sidecar of a generated table: synthetic, by which run, how many rows, seed, conditions."""
+    return write_sidecar(
+        path, model, "tabular GAN", {"rows": int(rows), "seed": seed, "conditions": conditions or {}}
+    )
+
+
+def write_sidecar(path: str | Path, model: Any, model_name: str, what: dict[str, Any]) -> Path:
+    """Write ``path``'s provenance sidecar: synthetic, made by ``model_name`` of which run from which
+    data, ``what`` was generated (counts, seed ...), when."""
     from ganforge._version import __version__
 
     run_dir = getattr(model, "run_dir", None)
     info = {
         "synthetic": True,
         "generator": f"ganforge {__version__}",
-        "model": "tabular GAN",
+        "model": model_name,
         "run": str(Path(run_dir).resolve()) if run_dir else None,
         "training_data": (getattr(model, "data_info", None) or {}).get("source"),
-        "rows": int(rows),
-        "seed": seed,
-        "conditions": conditions or {},
+        **what,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "file": Path(path).name,
     }

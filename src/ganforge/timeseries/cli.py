@@ -98,6 +98,10 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
         else:
             frame.to_parquet(tmp, index=False)
     length = options.get("length") or model.recipe.window
+    from ganforge.safety.provenance import write_sidecar
+
+    write_sidecar(out, model, "time-series GAN", {"sequences": n, "length": length, "rows": len(frame),
+                                                  "seed": options.get("seed")})  # fmt: skip
     return f"wrote {n:,} synthetic sequences of {length:,} steps ({len(frame):,} rows) to {out}"
 
 
