@@ -27,8 +27,6 @@ try:  # typer >= 0.20 raises its own copy of click's errors, all TyperExceptions
 except ImportError:  # older typer raises click's
     from click import ClickException as UsageProblem
 
-SEED_MAX = 2**63 - 1  # the seeds the HTTP API takes: one seed gives the same output everywhere
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, sample and evaluate GANs.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a GAN on your data.")
 app.add_typer(train_app, name="train")
@@ -70,12 +68,11 @@ def sample(
 ) -> None:
     """Generate images, table rows, points or sequences from a trained run (tables stream to disk in chunks)."""
     from ganforge.engine import artifact
-    from ganforge.engine.cli import at_least, parse_conditions
+    from ganforge.engine.cli import at_least, check_seed, parse_conditions
 
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
-    if seed is not None and not 0 <= seed <= SEED_MAX:  # torch and numpy take no more than 64 bits
-        raise GanforgeError(f"--seed must be between 0 and {SEED_MAX} (got {seed})")
+    check_seed(seed)
     if engine not in ("torch", "onnx"):
         raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
     if engine == "torch" and onnx is not None:

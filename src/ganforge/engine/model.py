@@ -25,6 +25,12 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
     return registry.wing(config.get("kind"), where=run_dir).load(run_dir, device=device)
 
 
+def sampling_generator(seed: int | None) -> torch.Generator:
+    """The random generator of one ``sample`` call: seeded (same seed, same output) or, without a seed,
+    from fresh entropy."""
+    return torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+
+
 def memory_budget() -> int:
     """Bytes the networks' training state may take: ``GANFORGE_MEMORY_LIMIT_GB``, else 80 % of RAM."""
     import os

@@ -15,7 +15,7 @@ from ganforge.core.io import fingerprint
 from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import HealthConfig, HealthMonitor
-from ganforge.engine.model import GANModel
+from ganforge.engine.model import GANModel, sampling_generator
 from ganforge.errors import ConfigError, DataError
 from ganforge.images.codec import decode_images
 from ganforge.images.data import ImageDataset, to_pil
@@ -226,7 +226,7 @@ class ImageGAN(GANModel):
     @torch.no_grad()
     def _generate(self, generator: torch.nn.Module, n: int, labels: Any, seed: int | None) -> np.ndarray:
         rc = self.recipe_config
-        rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        rng = sampling_generator(seed)
         c = self.labels_for(n, labels, rng)
         out = []
         for start in range(0, n, 256):

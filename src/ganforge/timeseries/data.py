@@ -24,7 +24,7 @@ BUILTINS = ("sines", "stocks", "energy")
 SEQUENCE = "sequence"  # the id column of sampled sequences when the input had none
 
 
-def builtin_frame(name: str, seed: int = 0) -> tuple[pd.DataFrame, str | None, str | None]:
+def builtin_frame(name: str) -> tuple[pd.DataFrame, str | None, str | None]:
     """(frame, time column, id column) of a built-in: ``stocks`` (daily GOOG prices 2004-2019, 3,685 x 6)
     and ``energy`` (one house's appliance energy every 10 minutes, 19,735 x 28; UCI, CC BY 4.0), the two
     real data sets of the TimeGAN paper, shipped compressed; ``sines``, generated as in that paper."""

@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 
 from ganforge.core.config import TrainConfig, from_dict
-from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.model import GANModel
+from ganforge.engine.model import GANModel, sampling_generator
 from ganforge.errors import ConfigError
+from ganforge.tables.model import table_fingerprint
 from ganforge.timeseries.data import SeriesCodec, read_series
 from ganforge.timeseries.recipe import SeriesRecipe, WindowSource
 
@@ -87,11 +87,10 @@ class SeriesGAN(GANModel):
         ``time`` and ``id`` name the time column and the column telling series apart (a panel)."""
         frame, where, builtin_time, builtin_id = read_series(data)
         time, id = time or builtin_time, id or builtin_id
+        fp = table_fingerprint(frame)
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
         if resume:
-            saved = self.check_resumable(
-                run_dir, _fingerprint(frame), "a different series; resume needs the same data"
-            )
+            saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window)
@@ -99,7 +98,7 @@ class SeriesGAN(GANModel):
         self.recipe.channels = self.codec.channels
         self.data_info = {"source": where, "rows": len(frame), "windows": len(windows),
                           "series": frame[id].nunique() if id else 1, "features": len(self.codec.features),
-                          "fingerprint": _fingerprint(frame)}  # fmt: skip
+                          "fingerprint": fp}  # fmt: skip
         source = WindowSource(torch.from_numpy(windows))
         trainer = self.start_training(self.recipe, source, run_dir, list(callbacks or []), resume)
         result = trainer.fit(resume=resume)
@@ -119,7 +118,7 @@ class SeriesGAN(GANModel):
         length = self.recipe.window if length is None else length
         if length < 1:
             raise ConfigError(f"length must be >= 1 (got {length})")
-        rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        rng = sampling_generator(seed)
         out = []
         for start in range(0, n, 4096):
             z = self.recipe.latents(min(4096, n - start), length, rng).to(self.device)
@@ -164,8 +163,3 @@ class SeriesGAN(GANModel):
             "Training": {k: v for k, v in self.metrics.items() if not k.startswith("evaluation")},
             "Evaluation": self.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
         }
-
-
-def _fingerprint(frame: pd.DataFrame) -> str:
-    values = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
-    return fingerprint([values, "\x1f".join(map(str, frame.columns)).encode()])

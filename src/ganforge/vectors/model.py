@@ -13,7 +13,7 @@ from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.model import GANModel
+from ganforge.engine.model import GANModel, sampling_generator
 from ganforge.errors import ConfigError
 from ganforge.vectors.data import VectorCodec, read_vectors
 from ganforge.vectors.recipe import TensorSource, VectorRecipe
@@ -80,7 +80,7 @@ class VectorGAN(GANModel):
             raise ConfigError("the model is not trained yet: call fit() or load() first")
         if n < 1:
             raise ConfigError(f"n must be >= 1 (got {n})")
-        rng = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        rng = sampling_generator(seed)
         z = self.recipe.sample_latents(n, rng).to(self.device)
         return self.codec.decode(self.G_ema.eval()(z, None).float().cpu().numpy())
 
