@@ -11,6 +11,9 @@ $(BIN)/ganforge: pyproject.toml
 	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
 	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
 	  echo "note: could not install dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq espeak-ng flite; } || \
+	  echo "note: could not install espeak-ng and flite (the spoken-digits built-in needs them)"
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[all,dev]"

@@ -17,6 +17,7 @@ _PUBLIC = {
     "ImageGAN": "ganforge.images.model",
     "TableGAN": "ganforge.tables.model",
     "SeriesGAN": "ganforge.timeseries.model",
+    "AudioGAN": "ganforge.audio.model",
     "export_onnx": "ganforge.images.export",
     "OnnxGenerator": "ganforge.images.export",
 }

@@ -42,7 +42,9 @@ def sample(
         int | None,
         typer.Option("-n", help="How many (default: 64 images / as many rows as the training table)."),
     ] = None,
-    klass: Annotated[int | None, typer.Option("--class", help="Class index for conditional models.")] = None,
+    klass: Annotated[
+        str | None, typer.Option("--class", help="Conditional models: a class index or name (e.g. seven).")
+    ] = None,
     condition: Annotated[
         list[str] | None,
         typer.Option("--condition", "-c", help="Tables: COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable)."),
@@ -73,6 +75,7 @@ def sample(
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
     check_seed(seed)
+    klass = _class_option(klass)
     if engine not in ("torch", "onnx"):
         raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
     if engine == "torch" and onnx is not None:
@@ -96,6 +99,18 @@ def sample(
                "watermark": watermark, "engine": engine, "onnx": onnx, "length": length}  # fmt: skip
     message = wing.sample_cli(run, config, out, options)
     out_console.print(message)
+
+
+def _class_option(klass: str | None) -> int | str | None:
+    """``--class``: digits are an index, anything else a class name (checked by the model)."""
+    if klass is None:
+        return None
+    text = klass.strip()
+    if text.isascii() and text.lstrip("-").isdigit():
+        if len(text.lstrip("-0")) > 18:
+            raise GanforgeError(f"--class {text[:20]}...: not a class index")
+        return int(text)
+    return text
 
 
 @app.command()

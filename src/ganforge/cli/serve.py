@@ -42,6 +42,7 @@ def serve(
     max_images: Annotated[int, typer.Option(help="Most images one request may ask for.")] = 256,
     max_rows: Annotated[int, typer.Option(help="Most table rows one request may ask for.")] = 100_000,
     max_frames: Annotated[int, typer.Option(help="Most interpolation frames one request may ask for.")] = 64,
+    max_clips: Annotated[int, typer.Option(help="Most sound clips one request may ask for.")] = 64,
     max_batch: Annotated[
         int, typer.Option(help="Most images in one generator call (shared by requests).")
     ] = 256,
@@ -72,8 +73,8 @@ def serve(
     token = token or None
     cfg = ServeConfig(
         host=host, port=port, token=token, max_images=max_images, max_rows=max_rows, max_frames=max_frames,
-        max_batch=max_batch, batch_window_ms=batch_window_ms, max_queue=max_queue, workers=workers,
-        max_connections=max_connections, read_timeout=read_timeout,
+        max_clips=max_clips, max_batch=max_batch, batch_window_ms=batch_window_ms, max_queue=max_queue,
+        workers=workers, max_connections=max_connections, read_timeout=read_timeout,
     )  # fmt: skip
     check_port(host, port)
     models = load_models(runs, device=device)

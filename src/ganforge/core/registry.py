@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "table": "ganforge.tables.wing",
     "vector": "ganforge.vectors.wing",
     "series": "ganforge.timeseries.wing",
+    "audio": "ganforge.audio.wing",
 }
 
 

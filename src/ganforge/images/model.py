@@ -244,6 +244,13 @@ class ImageGAN(GANModel):
             return torch.randint(k, (n,), generator=rng) if k else None
         if not k:
             raise ConfigError("this model is unconditional: it takes no labels")
+        if isinstance(labels, str):  # a class by name
+            names = list(self.recipe_config.class_names or [])
+            if labels not in names:
+                raise ConfigError(
+                    f"unknown class {labels!r}; this model knows: {', '.join(names) or 'indices only'}"
+                )
+            labels = names.index(labels)
         arr = np.asarray([labels] * n if np.isscalar(labels) else labels)
         if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
             raise ConfigError(f"labels must be one integer or {n} integers")

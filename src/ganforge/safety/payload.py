@@ -56,19 +56,25 @@ def encode_id(model_id: str) -> np.ndarray:
     return np.concatenate([_to_bits(data, DATA_BITS), _to_bits(_BCH.encode(data), _BCH.ecc_bits)])
 
 
-def decode_bits(bits: np.ndarray) -> tuple[str, int] | None:
-    """(model id, corrected errors) when ``bits`` is a valid codeword within BCH range, else None."""
+def decode_bits(bits: np.ndarray, max_errors: int = BCH_T) -> tuple[str, int] | None:
+    """(model id, corrected errors) when ``bits`` lies within ``max_errors`` (at most BCH_T) bits of the
+    codeword of a valid id, else None.
+
+    The decoder's correction is checked by re-encoding: the corrected data's 59-bit codeword must differ
+    from ``bits`` in at most ``max_errors`` places (bchlib numbers the bits of the last, partial parity
+    byte its own way, so its error locations are not compared with positions here)."""
+    bits = np.asarray(bits, dtype=np.uint8)[:CODE_BITS]
     data = bytearray(np.packbits(bits[:DATA_BITS]).tobytes())
     ecc = bytearray(np.packbits(bits[DATA_BITS:]).tobytes())
-    nerr = _BCH.decode(data, ecc)
-    if nerr < 0 or any(loc >= CODE_BITS for loc in _BCH.errloc[:nerr]):
+    if _BCH.decode(data, ecc) < 0:
         return None
     _BCH.correct(data, ecc)
     value = int.from_bytes(bytes(data), "big")
     ident = value >> CHECK_BITS
     if value & ((1 << CHECK_BITS) - 1) != _check_bits(ident):
         return None
-    return f"{ident:05x}", nerr
+    errors = int((encode_id(f"{ident:05x}") != bits).sum())
+    return (f"{ident:05x}", errors) if errors <= min(max_errors, BCH_T) else None
 
 
 def saved_model_id(config: dict) -> str | None:

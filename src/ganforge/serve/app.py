@@ -1,5 +1,6 @@
 """The FastAPI app: health, the models and what each can do, the web page; each wing adds its own
-endpoints (images: /images, /interpolate; tables: /rows). OpenAPI docs at /docs and /openapi.json.
+endpoints (images: /images, /interpolate; tables: /rows; audio: /audio). OpenAPI docs at /docs and
+/openapi.json.
 
 Errors are JSON ``{"error": "one line a user can act on"}`` with a 4xx status for bad input (422 for a
 malformed request, 400 for a request the model cannot satisfy, 404 for an unknown model), 401 without
@@ -30,8 +31,9 @@ from ganforge.serve.security import BodyLimit, TokenAuth
 from ganforge.serve.slow import MAX_HEADER_BYTES
 
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-    "style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' data: blob:; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -97,7 +99,7 @@ class _Served:
 
     @staticmethod
     def headers(model: ServedModel, seed: int, fmt: str, stem: str) -> dict[str, str]:
-        disposition = "inline" if fmt in ("png", "json") else "attachment"
+        disposition = "inline" if fmt in ("png", "json", "wav") else "attachment"
         out = {"X-Seed": str(seed), "X-Synthetic": "true",
                "Content-Disposition": f'{disposition}; filename="{model.name}-{stem}-{seed}.{fmt}"'}  # fmt: skip
         return out | ({"X-Model-Id": model.model_id} if model.model_id else {})
@@ -120,8 +122,8 @@ def create_app(models: dict[str, ServedModel], cfg: ServeConfig | None = None) -
         title="ganforge",
         version=__version__,
         lifespan=served.lifespan,
-        description="Generate images and table rows from trained ganforge GANs. Every image carries an "
-        "invisible watermark and a PNG label saying it is synthetic.",
+        description="Generate images, table rows and sound clips from trained ganforge GANs. Every image "
+        "and clip carries an invisible watermark and a label (PNG text, WAV INFO) saying it is synthetic.",
     )
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes, max_header_bytes=MAX_HEADER_BYTES)
     if cfg.token:
@@ -170,7 +172,8 @@ def _model_routes(app: FastAPI, served: _Served) -> None:
             "models": list(served.models),
             "batching": {name: b.stats.as_dict() for name, b in served.batchers.items()},
             "limits": {"max_images": cfg.max_images, "max_rows": cfg.max_rows, "max_frames": cfg.max_frames,
-                       "max_batch": cfg.max_batch, "max_queue": cfg.max_queue, "max_body_bytes": cfg.max_body_bytes},
+                       "max_clips": cfg.max_clips, "max_batch": cfg.max_batch, "max_queue": cfg.max_queue,
+                       "max_body_bytes": cfg.max_body_bytes},
         }  # fmt: skip
 
     @app.get("/api/models", tags=["models"])

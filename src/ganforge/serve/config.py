@@ -36,6 +36,7 @@ class ServeConfig:
     max_images: int = 256  # per request
     max_rows: int = 100_000  # per request
     max_frames: int = 64  # interpolation frames per request
+    max_clips: int = 64  # sound clips per request
     max_batch: int = 256  # images per generator call
     batch_window_ms: float = 2.0
     max_queue: int = 256  # waiting requests per model
@@ -51,6 +52,7 @@ class ServeConfig:
             "max_images",
             "max_rows",
             "max_frames",
+            "max_clips",
             "max_batch",
             "max_queue",
             "workers",

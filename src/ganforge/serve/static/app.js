@@ -66,6 +66,7 @@ function selectModel(name) {
   $("images").hidden = !can("images");
   $("walk-panel").hidden = !can("interpolate");
   $("tables").hidden = !can("rows");
+  $("audio").hidden = !can("audio");
   $("card").textContent = m.card || "(no model card)";
   if (can("images")) {
     $("model-info").textContent = `${m.resolution}×${m.resolution}, ${m.channels === 3 ? "RGB" : "grey"}, ` +
@@ -74,6 +75,13 @@ function selectModel(name) {
     m.classes.forEach((c, i) => options.push(new Option(`${i}: ${c}`, String(i))));
     $("image-class").replaceChildren(...options);
     $("image-class").disabled = !m.conditional;
+  } else if (can("audio")) {
+    $("model-info").textContent = `${m.seconds} s clips at ${m.sample_rate} Hz, ` +
+      (m.conditional ? `${m.classes.length} classes` : "unconditional") + `, watermark id ${m.model_id}`;
+    const options = [new Option("each in turn", "")];
+    m.classes.forEach((c, i) => options.push(new Option(`${i}: ${c}`, String(i))));
+    $("audio-class").replaceChildren(...options);
+    $("audio-class-label").hidden = !m.conditional;
   } else if (can("rows")) {
     $("model-info").textContent = `${m.kind}, ${m.columns.length} columns`;
     $("columns").textContent = "Columns: " + m.columns.map((c) => `${c.name} (${c.kind})`).join(", ");
@@ -130,6 +138,52 @@ async function showFrame(i) {
   $("frame-caption").textContent = `frame ${i + 1} of ${state.frames.length}`;
   $("frame-download").href = state.frames[i];
   $("frame-download").download = `${state.walkName}-frame${i}.png`;
+}
+
+// ---------------------------------------------------------------- audio
+function base64Blob(b64, type) {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return new Blob([bytes], { type });
+}
+
+// Resolves once the player has read the clip's header (its duration), rejects if it cannot play it.
+function loadedAudio(player, url) {
+  return new Promise((resolve, reject) => {
+    player.onloadedmetadata = () => resolve();
+    player.onerror = () => reject(new Error("the browser cannot play the generated WAV"));
+    player.src = url;
+    player.load();
+  });
+}
+
+async function generateAudio() {
+  const m = state.model;
+  const n = intIn($("audio-n"), 1, 64, "Clips");
+  const seed = seedOf($("audio-seed"));
+  const v = $("audio-class").value;
+  const body = { n, seed, class: m.conditional && v !== "" ? Number(v) : null };
+  status("generating sound…");
+  const [data, zip] = await Promise.all([
+    api(`/api/models/${m.name}/audio`, { ...body, format: "json" }).then((r) => r.json()),
+    api(`/api/models/${m.name}/audio`, { ...body, format: "zip" }).then((r) => r.blob()),
+  ]);
+  const wav = base64Blob(data.grid, "audio/wav");
+  const wavUrl = blobUrl("wav", wav);
+  $("audio-result").hidden = false;
+  await loadedAudio($("player"), wavUrl);
+  const img = $("spectrogram");
+  img.src = blobUrl("spectrogram", base64Blob(data.spectrogram, "image/png"));
+  await img.decode();
+  const names = data.labels ? data.labels.map((c) => m.classes[c]) : [];
+  $("audio-caption").textContent = `${n} clip${n > 1 ? "s" : ""} in turn, seed ${data.seed}` +
+    (names.length ? ` (classes: ${names.join(", ")})` : "");
+  for (const [id, url, ext] of [["wav-download", wavUrl, "wav"], ["audio-zip-download", blobUrl("audio-zip", zip), "zip"]]) {
+    const a = $(id);
+    a.href = url;
+    a.download = `${m.name}-seed${data.seed}.${ext}`;
+    a.hidden = false;
+  }
+  status(`generated ${n} clip${n > 1 ? "s" : ""} (seed ${data.seed})`);
 }
 
 // ---------------------------------------------------------------- tables
@@ -194,6 +248,7 @@ function wire() {
   });
   $("image-form").addEventListener("submit", (e) => { e.preventDefault(); busy($("image-generate"), generateImages); });
   $("walk-form").addEventListener("submit", (e) => { e.preventDefault(); busy($("walk-load"), loadWalk); });
+  $("audio-form").addEventListener("submit", (e) => { e.preventDefault(); busy($("audio-generate"), generateAudio); });
   $("rows-form").addEventListener("submit", (e) => { e.preventDefault(); busy($("rows-generate"), generateRows); });
   $("slider").addEventListener("input", (e) => showFrame(Number(e.target.value)).catch((err) => status(err.message, true)));
 }

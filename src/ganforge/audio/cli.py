@@ -1,0 +1,118 @@
+"""The audio wing's commands: ``train audio`` and ``sample`` of an audio run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ganforge.engine.cli import (
+    CheckpointEveryOpt,
+    DeviceOpt,
+    MinutesOpt,
+    OutOpt,
+    ResumeOpt,
+    SeedOpt,
+    at_least,
+    check_fits,
+    check_seed,
+    console,
+    finish_training,
+    positive,
+    progress_callbacks,
+    resume_dir,
+)
+from ganforge.errors import GanforgeError
+
+
+def train_audio(
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="A folder of audio files (class sub-folders become labels) or the built-in spoken-digits."
+        ),
+    ],
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
+    arch: Annotated[str, typer.Option(help="spec (log-mel spectrogram GAN) | wave (waveform GAN).")] = "spec",
+    seconds: Annotated[float, typer.Option(help="Length of a clip in seconds.")] = 1.0,
+    sample_rate: Annotated[int, typer.Option(help="Samples per second (clips are resampled).")] = 16000,
+    cond: Annotated[
+        bool, typer.Option("--cond/--no-cond", help="Condition on the class sub-folders.")
+    ] = True,
+    steps: Annotated[int | None, typer.Option(help="Generator updates (default 2,000).")] = None,
+    minutes: MinutesOpt = None,
+    batch: Annotated[int, typer.Option(help="Clips per batch.")] = 64,
+    width: Annotated[int, typer.Option(help="Channel width of both networks.")] = 16,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
+) -> None:
+    """Train a GAN on sound clips; Ctrl-C saves a checkpoint and stops cleanly."""
+    from ganforge.audio.model import AudioGAN
+    from ganforge.audio.recipe import ARCHS
+    from ganforge.engine.progress import ProgressCallback
+
+    if arch not in ARCHS:
+        raise GanforgeError(f"--arch must be one of {', '.join(ARCHS)} (got {arch!r})")
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
+    positive("--seconds", seconds)
+    at_least("--sample-rate", sample_rate, 4000)
+    at_least("--batch", batch, 2)
+    at_least("--width", width, 1)
+    at_least("--checkpoint-every", checkpoint_every, 1)
+    check_seed(seed)
+    if seconds > 10:
+        raise GanforgeError(f"--seconds must be at most 10 (got {seconds:g}); GANs here make short clips")
+    if sample_rate > 96000:
+        raise GanforgeError(f"--sample-rate must be at most 96000 (got {sample_rate})")
+    check_fits(f"batches of {batch:,} clips of {seconds:g} s", batch * seconds * sample_rate * width * 8)
+    run_dir = resume_dir(out, resume)
+    if resume is not None:
+        gan = AudioGAN.resume(resume, steps=steps, device=device, minutes=minutes)
+    else:
+        gan = AudioGAN(arch=arch, seconds=seconds, sample_rate=sample_rate, cond=cond, steps=steps, minutes=minutes,
+                       batch_size=batch, width=width, seed=seed, device=device,
+                       checkpoint_every=checkpoint_every)  # fmt: skip
+    header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
+    gan.fit(data, out=run_dir, resume=resume is not None,
+            callbacks=progress_callbacks(ProgressCallback(console, unit="clips", header=header)))  # fmt: skip
+    m = gan.metrics
+    finish_training("audio", data, run_dir, f"{m['steps']} steps, {m['clips_seen']:,} clips", m, where="",
+                    next_cmd=f"ganforge sample {run_dir} -n 16 --out clips/   |   ganforge evaluate {run_dir}")  # fmt: skip
+
+
+def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
+    """``ganforge sample`` of an audio run: ``-n`` WAV files (plus grid.wav and grid.png) in folder ``out``."""
+    from ganforge.audio.writer import write_clips
+    from ganforge.engine.model import load
+
+    for flag, given in (("--grid", options.get("grid")), ("--condition", bool(options.get("condition"))),
+                        ("--engine onnx", options.get("engine", "torch") != "torch")):  # fmt: skip
+        if given:
+            raise GanforgeError(f"{flag} is not an option of audio models")
+    out = Path(out)
+    if out.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3") or (out.exists() and not out.is_dir()):
+        raise GanforgeError(f"--out is a folder for audio models (got the file name {out.name!r})")
+    model = load(run, device=options["device"])
+    n = options.get("n") or 16
+    sr = model.recipe.sample_rate
+    check_fits(f"{n:,} clips held at once", n * model.recipe.net_length * 4 * 4)
+    klass = options.get("klass")
+    labels = model.labels_for(n, klass)
+    watermark = options.get("watermark", True)
+    clips = model.sample(n, seed=options.get("seed"), klass=klass, watermark=watermark)
+    write_clips(out, clips, labels, model.class_names, sr, model.model_id if watermark else None)
+    from ganforge.safety.provenance import write_sidecar
+
+    write_sidecar(out / "grid.wav", model, "audio GAN", {"clips": n, "seconds": model.recipe.length / sr,
+                                                         "sample_rate": sr, "seed": options.get("seed"),
+                                                         "class": klass, "watermark": watermark})  # fmt: skip
+    return f"wrote {n} clips ({n * model.recipe.length / sr:.1f} s of audio) to {out}/ (grid.wav, grid.png)"
+
+
+def register(app: typer.Typer, train_app: typer.Typer) -> None:
+    """Mount the audio wing's commands."""
+    train_app.command("audio")(train_audio)

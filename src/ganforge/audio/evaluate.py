@@ -1,0 +1,110 @@
+"""``ganforge evaluate`` of an audio run: the SC09 protocol of the WaveGAN paper. A classifier trained on
+the run's real training clips (cached per training set) scores generated clips: inception score, Fréchet
+distance in its embedding, the share of conditional clips heard as the asked-for class, within-class
+diversity and the nearest-training-clip memorisation check (audio/metrics.py). The real reference is
+``--real DIR``, else the held-out voices of a built-in, else the training clips themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganforge.audio import metrics as am
+from ganforge.audio.data import AudioData, load_audio
+from ganforge.core.io import rounded
+from ganforge.engine import artifact
+from ganforge.engine.model import load
+from ganforge.errors import ConfigError
+
+DEFAULT_CLIPS = 1000  # generated clips scored (and at most as many real ones)
+MEMORISATION_CLIPS = 2000  # training clips searched for each generated clip's nearest neighbour
+
+
+def classifier_cache() -> Path:
+    from ganforge.audio.builtin import cache_root
+
+    return cache_root() / "clip-classifiers"
+
+
+def reference_data(gan: Any, real: str | Path | None) -> tuple[AudioData, AudioData, str]:
+    """(training clips, real reference clips, what the reference is)."""
+    r = gan.recipe
+    source = gan.data_info.get("source")
+    if source in (None, "in memory"):
+        raise ConfigError("this run was trained on clips in memory; pass --real DIR (class sub-folders)")
+    train = load_audio(source, r.sample_rate, r.length, "train")
+    if real is not None:
+        return train, load_audio(real, r.sample_rate, r.length, "train"), str(real)
+    try:
+        return train, load_audio(source, r.sample_rate, r.length, "heldout"), f"{source} (held-out voices)"
+    except Exception:  # noqa: BLE001  (a folder has no held-out split: its own clips are the reference)
+        return train, train, f"{source} (the training clips: pass --real DIR for unseen ones)"
+
+
+def clip_classifier(train: AudioData, valid: AudioData | None = None) -> am.ClipClassifier:
+    """The classifier of this training set: trained once, then read from the cache."""
+    if train.labels is None or len(train.class_names) < 2:
+        raise ConfigError("scoring needs labelled clips (class sub-folders) to train the classifier on")
+    key = am.clips_fingerprint(train.clips, train.labels, train.sample_rate)
+    pair = (valid.clips, valid.labels) if valid is not None and valid.labels is not None else None
+
+    def build() -> am.ClipClassifier:
+        return am.train_classifier(
+            train.clips, train.labels, train.sample_rate, train.class_names, valid=pair
+        )
+
+    return am.cached_classifier(key, build, classifier_cache())
+
+
+def score_clips(classifier: am.ClipClassifier, generated: np.ndarray, asked: np.ndarray | None,
+                train: AudioData, ref: AudioData, n: int, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """The protocol's figures for ``generated`` clips (``asked``: their classes) against ``ref``."""
+    rng = np.random.default_rng(seed)
+    reals = ref.clips[np.sort(rng.choice(len(ref), min(n, len(ref)), replace=False))]
+    pool = train.clips[np.sort(rng.choice(len(train), min(MEMORISATION_CLIPS, len(train)), replace=False))]
+    result = am.evaluate_clips(classifier, generated, reals, asked=asked, train_clips=pool, seed=seed)
+    if ref.labels is not None and ref.class_names == list(classifier.class_names):
+        _, probs = am.embed(classifier, ref.clips)
+        result["classifier_accuracy_real"] = float((probs.argmax(1) == ref.labels).mean())
+    return result
+
+
+def evaluate_audio_run(run: Path, real: str | Path | None = None, n: int | None = None,
+                       seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Score ``n`` generated clips (default 1,000, every class in turn) as users get them (watermarked)."""
+    gan = load(run)
+    train, ref, what = reference_data(gan, real)
+    classifier = clip_classifier(train, ref if ref is not train else None)
+    if gan.recipe.class_names and list(classifier.class_names) != gan.recipe.class_names:
+        raise ConfigError("the real clips' classes differ from the model's")
+    n = n or DEFAULT_CLIPS
+    if n < 10:
+        raise ConfigError(f"-n must be >= 10 (got {n})")
+    generated = gan.sample(n, seed=seed)
+    asked = gan.labels_for(n)
+    result = score_clips(classifier, generated, asked, train, ref, n, seed)
+    result = {"clips": n, "real": what, **result}
+    gan.metrics["evaluation"] = rounded(result)
+    artifact.update_config(run, metrics=gan.metrics)
+    gan.write_card(Path(run))
+    return rounded(result)
+
+
+def evaluate_cli(run: Path, options: dict[str, Any], console: Any, out_console: Any) -> None:
+    """``ganforge evaluate`` of an audio run: measure, store in the run, print the headline figures."""
+    console.print(f"evaluating {run}: a digit classifier's inception score and Fréchet distance ...")
+    result = evaluate_audio_run(run, real=options.get("real"), n=options.get("n"), seed=options["seed"])
+    heads = {
+        "inception score": result["inception_score"]["mean"],
+        "inception score, real clips": result["inception_score_real"]["mean"],
+        "Fréchet distance": result["frechet_distance"],
+        "classified as asked": (result.get("conditional") or {}).get("accuracy"),
+        "diversity ratio": (result.get("diversity") or {}).get("ratio"),
+        "copies share": (result.get("memorisation") or {}).get("copy_share"),
+        "classifier accuracy, real": result.get("classifier_accuracy_real"),
+        "real": result["real"],
+    }
+    for key, value in heads.items():
+        out_console.print(f"{key:>28}  {value}")

@@ -1,0 +1,264 @@
+"""``AudioGAN(arch="spec").fit("spoken-digits")``, ``.sample(n, seed=None, klass=None)`` -> clips
+(n, samples) float32 in [-1, 1], each carrying the inaudible mark of the model's id."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganforge.audio.data import AudioData, load_audio
+from ganforge.audio.recipe import ARCHS, AudioRecipe, ClipSource
+from ganforge.core.config import TrainConfig, from_dict
+from ganforge.engine import artifact
+from ganforge.engine.callbacks import Callback
+from ganforge.engine.model import GANModel, sampling_generator
+from ganforge.errors import ConfigError, DataError
+from ganforge.safety.payload import new_model_id, saved_model_id
+
+KIND = "audio"
+
+# Training settings for clips: the non-saturating loss with a lazy R1 penalty on the discriminator,
+# Adam at 2e-4 with beta1 0.5, and an EMA of the generator.
+AUDIO_TRAIN_DEFAULTS: dict[str, Any] = {
+    "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.99), "r1_gamma": 1.0, "reg_interval": 4,
+    "ema_halflife_images": 10_000.0, "grad_clip": 10.0,
+}  # fmt: skip
+
+
+def clips_fingerprint(clips: np.ndarray, labels: np.ndarray | None) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(clips, dtype=np.float32).tobytes())
+    if labels is not None:
+        h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+class AudioGAN(GANModel):
+    """A GAN on short sound clips: ``arch`` "spec" (log-mel spectrogram GAN + Griffin-Lim) or "wave"
+    (waveform GAN); class-conditional when the data has labels and ``cond`` is True."""
+
+    kinds = (KIND,)
+    memory_hint = "lower --width"
+
+    def __init__(
+        self,
+        arch: str = "spec",
+        seconds: float = 1.0,
+        sample_rate: int = 16000,
+        cond: bool = True,
+        steps: int | None = None,
+        minutes: float | None = None,
+        batch_size: int = 64,
+        z_dim: int = 100,
+        width: int = 16,
+        seed: int = 0,
+        device: str = "auto",
+        checkpoint_every: int = 500,
+        log_every: int = 20,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+    ) -> None:
+        """Give ``steps`` or ``minutes`` (or neither: 2,000 steps); the rest shapes clips and networks."""
+        if arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)} (got {arch!r})")
+        if not 4000 <= sample_rate <= 96000:
+            raise ConfigError(f"sample_rate must be within 4,000..96,000 Hz (got {sample_rate})")
+        if not 0 < seconds <= 10:
+            raise ConfigError(f"seconds must be within (0, 10] (got {seconds})")
+        if steps is not None and steps < 1:
+            raise ConfigError(f"steps must be >= 1 (got {steps})")
+        chosen = {"lr_g": lr_g, "lr_d": lr_d}
+        settings = AUDIO_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
+        total = steps if steps is not None else (10**9 if minutes else 2000)
+        self.train_config = from_dict(
+            TrainConfig,
+            {**settings, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
+             "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
+             "log_every": log_every},
+            what="training",
+        )  # fmt: skip
+        self.recipe = AudioRecipe(arch=arch, sample_rate=int(sample_rate), length=round(seconds * sample_rate),
+                                  z_dim=z_dim, width=width)  # fmt: skip
+        self.cond = cond
+        self._model_id: str | None = None
+        self._init_state()
+
+    @property
+    def model_id(self) -> str:
+        """The watermark key id (5 hex digits) every generated clip carries; saved in config.json."""
+        if self._model_id is None:
+            self._model_id = new_model_id()
+        return self._model_id
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.recipe.class_names)
+
+    # ------------------------------------------------------------------ training
+    def _read(self, data: str | Path | AudioData | np.ndarray, labels: np.ndarray | None) -> AudioData:
+        r = self.recipe
+        if isinstance(data, AudioData):
+            if data.sample_rate != r.sample_rate or data.clips.shape[1] != r.length:
+                raise DataError(f"the clips are {data.clips.shape[1]} samples at {data.sample_rate} Hz; this "
+                                f"model takes {r.length} samples at {r.sample_rate} Hz")  # fmt: skip
+            return data
+        if isinstance(data, np.ndarray):
+            clips = np.asarray(data, dtype=np.float32)
+            if clips.ndim != 2 or clips.shape[1] != r.length:
+                raise DataError(f"clips must be an array (n, {r.length}) (got shape {clips.shape})")
+            if not np.isfinite(clips).all():
+                raise DataError("the clips hold NaN or infinite samples")
+            if labels is not None:
+                labels = np.asarray(labels)
+                if labels.shape != (len(clips),) or labels.dtype.kind not in "iu" or labels.min() < 0:
+                    raise DataError(f"labels must be {len(clips)} class indices >= 0")
+            names = [str(k) for k in range(int(labels.max()) + 1)] if labels is not None else []
+            return AudioData(clips=clips, labels=None if labels is None else np.asarray(labels, np.int64),
+                             class_names=names, files=[], voices=[], sample_rate=r.sample_rate,
+                             skipped=[])  # fmt: skip
+        return load_audio(data, r.sample_rate, r.length, split="train")
+
+    def fit(
+        self,
+        data: str | Path | AudioData | np.ndarray,
+        out: str | Path | None = None,
+        resume: bool = False,
+        callbacks: list[Callback] | None = None,
+        labels: np.ndarray | None = None,
+    ) -> AudioGAN:
+        """Train on a folder of audio files (class sub-folders become labels), the built-in
+        ``spoken-digits``, loaded ``AudioData`` or an array of clips (n, samples) with optional ``labels``."""
+        audio = self._read(data, labels)
+        if len(audio.clips) < 2:
+            raise DataError(f"need at least 2 clips to learn from (got {len(audio.clips)})")
+        use_labels = (
+            audio.labels if self.cond and audio.labels is not None and len(audio.class_names) > 1 else None
+        )
+        fp = clips_fingerprint(audio.clips, use_labels)
+        run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
+        r = self.recipe
+        if resume:
+            self.check_resumable(run_dir, fp, "different clips; resume needs the same data")
+        else:
+            r.num_classes = len(audio.class_names) if use_labels is not None else 0
+            r.class_names = list(audio.class_names) if use_labels is not None else []
+            if r.arch == "spec":  # the loudest band in the data maps to +1
+                probe = audio.clips[:: max(1, len(audio.clips) // 256)]
+                r.log_high = float(r.mel.log_mel(probe).max()) + 0.5
+        source = ClipSource(r.encode(audio.clips), use_labels)
+        self.data_info = {"source": str(data) if not isinstance(data, (AudioData, np.ndarray)) else "in memory",
+                          "clips": len(audio.clips), "classes": r.num_classes, "sample_rate": r.sample_rate,
+                          "seconds": r.length / r.sample_rate, "skipped": len(audio.skipped),
+                          "fingerprint": fp}  # fmt: skip
+        trainer = self.start_training(r, source, run_dir, list(callbacks or []), resume)
+        result = trainer.fit(resume=resume)
+        self.finish_training(trainer, result, clips_seen=result.examples_seen)
+        if run_dir is not None:
+            self.save(run_dir)
+        return self
+
+    # ------------------------------------------------------------------ sampling
+    def class_index(self, klass: int | str | None) -> int | None:
+        """A class given by index or name -> its index (None stays None); ConfigError for unknown ones."""
+        if klass is None:
+            return None
+        names = self.recipe.class_names
+        if not names:
+            raise ConfigError("--class needs a class-conditional model; this one was trained without labels")
+        if isinstance(klass, str) and klass in names:
+            return names.index(klass)
+        try:
+            index = int(klass)
+        except (TypeError, ValueError):
+            raise ConfigError(f"unknown class {klass!r}; this model knows: {', '.join(names)}") from None
+        if not 0 <= index < len(names):
+            raise ConfigError(f"class index {index} is out of range 0..{len(names) - 1}")
+        return index
+
+    def labels_for(self, n: int, klass: int | str | None = None) -> np.ndarray | None:
+        """The classes of ``n`` generated clips: all ``klass``, or every class in turn (0, 1, ..., 0, 1 ...)."""
+        if not self.recipe.num_classes:
+            self.class_index(klass)  # refuses a class for an unconditional model
+            return None
+        index = self.class_index(klass)
+        return (
+            np.full(n, index, np.int64)
+            if index is not None
+            else np.arange(n, dtype=np.int64) % self.recipe.num_classes
+        )
+
+    @torch.no_grad()
+    def generate(
+        self, n: int, seed: int | None = None, klass: int | str | None = None, batch: int = 256
+    ) -> np.ndarray:
+        """``n`` unmarked clips (n, samples) float32 in [-1, 1] (see ``labels_for`` for their classes)."""
+        if self.G_ema is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        if n < 1:
+            raise ConfigError(f"n must be >= 1 (got {n})")
+        labels = self.labels_for(n, klass)
+        rng = sampling_generator(seed)
+        G = self.G_ema.eval()
+        out = []
+        for start in range(0, n, batch):
+            m = min(batch, n - start)
+            z = self.recipe.sample_latents(m, rng).to(self.device)
+            c = torch.from_numpy(labels[start : start + m]).to(self.device) if labels is not None else None
+            out.append(self.recipe.decode(G(z, c)))
+        return np.concatenate(out)
+
+    def sample(self, n: int, seed: int | None = None, klass: int | str | None = None,
+               watermark: bool = True) -> np.ndarray:  # fmt: skip
+        """``n`` clips (n, samples) float32 in [-1, 1]; with ``watermark`` (the default) each carries the
+        inaudible mark of :attr:`model_id` (``ganforge verify clip.wav`` reads it). Classes as
+        ``labels_for(n, klass)``: all ``klass`` (index or name), or every class in turn."""
+        clips = self.generate(n, seed, klass)
+        if watermark:
+            from ganforge.audio.watermark import mark
+
+            clips = mark(clips, self.recipe.sample_rate, self.model_id)
+        return clips
+
+    # ------------------------------------------------------------------ persistence
+    def config_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, "recipe": asdict(self.recipe), "train": asdict(self.train_config), "cond": self.cond,
+                "data": self.data_info, "metrics": self.metrics, "watermark_key_id": self.model_id}  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> AudioGAN:
+        gan = cls.__new__(cls)
+        gan._init_state()
+        gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
+        gan.recipe = from_dict(AudioRecipe, config["recipe"], what="recipe")
+        gan.cond = bool(config.get("cond", True))
+        gan.data_info = dict(config.get("data", {}))
+        gan._model_id = saved_model_id(config)
+        return gan
+
+    def network_recipe(self) -> AudioRecipe:
+        return self.recipe
+
+    def card(self) -> dict[str, Any]:
+        r = self.recipe
+        net = ("waveform GAN: 1-D transposed convolutions, phase-shuffle discriminator" if r.arch == "wave" else
+               f"log-mel spectrogram GAN ({r.n_mels} mels x {r.frames} frames) + Griffin-Lim "
+               f"({r.griffin_lim_iters} iterations)")  # fmt: skip
+        return {
+            "Model": {
+                "kind": "audio GAN",
+                "arch": r.arch,
+                "networks": net,
+                "width": r.width,
+                "sample rate": r.sample_rate,
+                "seconds": r.length / r.sample_rate,
+                "classes": ", ".join(r.class_names) or "unconditional",
+            },  # fmt: skip
+            "Data": self.data_info,
+            "Training": {k: v for k, v in self.metrics.items() if not k.startswith("evaluation")},
+            "Evaluation": self.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN`"),
+            "Watermark": {"watermark key id": self.model_id, "check": "ganforge verify CLIP.wav"},
+        }
