@@ -84,6 +84,8 @@ def main() -> None:
     t0 = time.perf_counter()
     train = load_audio("spoken-digits", 16000, 16000, "train")
     held = load_audio("spoken-digits", 16000, 16000, "heldout")
+    order = np.random.default_rng(0).permutation(len(held))  # files come sorted by digit: mix them
+    held = AudioData(held.clips[order], held.labels[order], held.class_names, [], [], held.sample_rate)
     print(
         f"spoken-digits: {len(train)} training clips, {len(held)} held-out ({time.perf_counter() - t0:.0f} s)"
     )

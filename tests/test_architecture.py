@@ -204,7 +204,8 @@ def test_kind_names_live_in_the_registry_and_their_wing():
         extras = {  # the names of pip extras ("audio") are another namespace than kinds
             id(key)
             for node in ast.walk(tree)
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EXTRAS" for t in node.targets)
+            if module == "ganforge.core.extras"
+            and isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EXTRAS" for t in node.targets)
             and isinstance(node.value, ast.Dict)
             for key in node.value.keys
         }  # fmt: skip

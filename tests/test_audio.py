@@ -73,8 +73,11 @@ def write_folder(root, clips, labels, names=("low", "high")):
         sf.write(root / names[k] / f"{i:03d}.wav", clip, SR, subtype="PCM_16")
 
 
-def run_cli(*args, timeout=300):
-    return subprocess.run([*ganforge_cmd(), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def run_cli(*args, timeout=300, env=None):
+    import os
+
+    return subprocess.run([*ganforge_cmd(), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})  # fmt: skip
 
 
 def test_the_cli_trains_on_a_folder_and_samples_labelled_clips_of_a_named_class(tmp_path):
@@ -100,6 +103,20 @@ def test_the_cli_trains_on_a_folder_and_samples_labelled_clips_of_a_named_class(
     assert side["synthetic"] is True and side["clips"] == 3 and side["class"] == "low"
     again = load(run).sample(3, seed=5, klass="low")  # the CLI wrote what the Python API makes
     assert np.abs(again[1] - clip).max() < 2 / 32768
+    assert np.array_equal(load(run).sample(3, seed=5, klass="1"), again)  # digits: the index of "low"
+    cache = {"GANFORGE_CACHE": str(tmp_path / "cache")}  # the digit classifier is cached there
+    proc = run_cli("evaluate", run, "-n", "20", env=cache)
+    assert proc.returncode == 0, proc.stderr
+    scored = json.loads((run / "config.json").read_text())["metrics"]["evaluation"]
+    assert scored["clips"] == 20 and scored["classifier_accuracy_real"] > 0.9  # the two tones told apart
+    assert "training clips" in scored["real"]  # a folder has no held-out split: said so
+    proc = run_cli("report", run, env=cache)
+    assert proc.returncode == 0, proc.stderr
+    html = (run / "report.html").read_text()
+    assert html.count("data:audio/wav;base64,") >= 2 * 2 and 'id="sound"' in html  # generated and real
+    for bad, needle in (("-3", "class index -3 is out of range"), ("--3", "unknown class '--3'"),
+                        ("seven", "unknown class 'seven'")):  # fmt: skip
+        assert_one_line(run_cli("sample", run, "-n", "1", "--class", bad, "--out", tmp_path / "x"), needle)
 
 
 def assert_one_line(proc, needle):
@@ -119,8 +136,18 @@ def test_bad_input_is_refused_in_one_line(tmp_path):
         (["train", "audio", tmp_path / "notes", *common], "no usable audio"),
         (["train", "audio", tmp_path / "notes", "--arch", "midi", *common], "--arch must be one of"),
         (["train", "audio", tmp_path / "notes", "--seconds", "0", *common], "--seconds"),
-        (["train", "audio", tmp_path / "notes", "--seconds", "60", *common], "--seconds must be at most 10"),
-        (["train", "audio", tmp_path / "notes", "--sample-rate", "100", *common], "--sample-rate"),
+        (
+            ["train", "audio", tmp_path / "notes", "--seconds", "60", *common],
+            "--seconds must be within 0.25..10",
+        ),
+        (
+            ["train", "audio", tmp_path / "notes", "--seconds", "0.1", *common],
+            "--seconds must be within 0.25..10",
+        ),
+        (
+            ["train", "audio", tmp_path / "notes", "--sample-rate", "96000", *common],
+            "--sample-rate must be within",
+        ),
     ]
     for args, needle in cases:
         assert_one_line(run_cli(*args), needle)

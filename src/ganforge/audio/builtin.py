@@ -46,11 +46,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 
+from ganforge.audio.spectral import resample
 from ganforge.errors import ConfigError, DataError
 
 NAME = "spoken-digits"
@@ -213,15 +213,6 @@ def plan(quick: bool = False, variants: list[str] | None = None) -> list[Voice]:
     return voices
 
 
-def _resample(x: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
-        return x
-    from scipy.signal import resample_poly
-
-    g = gcd(SAMPLE_RATE, rate)
-    return resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)
-
-
 def _espeak_text(words: tuple[str, ...]) -> str:
     """SSML (espeak-ng -m): each word its own sentence, so it gets an isolated word's falling tone and
     length; a long pause between words marks where to cut."""
@@ -284,7 +275,7 @@ def _run(voice: Voice, text: str, out: Path, what: str) -> tuple[np.ndarray | No
 
 
 def _to_int16(x: np.ndarray, rate: int) -> np.ndarray:
-    return np.round(np.clip(_resample(x, rate), -1.0, 1.0) * 32767.0).astype(np.int16)
+    return np.round(np.clip(resample(x, rate, SAMPLE_RATE), -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 def _synthesise(voice: Voice, scratch: Path) -> tuple[dict[str, np.ndarray] | None, str, str]:

@@ -50,6 +50,9 @@ def train_audio(
     checkpoint_every: CheckpointEveryOpt = 500,
 ) -> None:
     """Train a GAN on sound clips; Ctrl-C saves a checkpoint and stops cleanly."""
+    from ganforge.core.extras import require
+
+    require("soundfile", "audio", "train audio")
     from ganforge.audio.model import AudioGAN
     from ganforge.audio.recipe import ARCHS
     from ganforge.engine.progress import ProgressCallback
@@ -59,15 +62,18 @@ def train_audio(
     at_least("--steps", steps, 1)
     positive("--minutes", minutes)
     positive("--seconds", seconds)
-    at_least("--sample-rate", sample_rate, 4000)
     at_least("--batch", batch, 2)
     at_least("--width", width, 1)
     at_least("--checkpoint-every", checkpoint_every, 1)
     check_seed(seed)
-    if seconds > 10:
-        raise GanforgeError(f"--seconds must be at most 10 (got {seconds:g}); GANs here make short clips")
-    if sample_rate > 96000:
-        raise GanforgeError(f"--sample-rate must be at most 96000 (got {sample_rate})")
+    from ganforge.audio.watermark import MAX_RATE, MIN_RATE, MIN_SECONDS
+
+    if not MIN_SECONDS <= seconds <= 10:
+        raise GanforgeError(
+            f"--seconds must be within {MIN_SECONDS:.2f}..10 (got {seconds:g}); GANs here make short clips"
+        )
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise GanforgeError(f"--sample-rate must be within {MIN_RATE}..{MAX_RATE} (got {sample_rate})")
     check_fits(f"batches of {batch:,} clips of {seconds:g} s", batch * seconds * sample_rate * width * 8)
     run_dir = resume_dir(out, resume)
     if resume is not None:
@@ -86,6 +92,9 @@ def train_audio(
 
 def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
     """``ganforge sample`` of an audio run: ``-n`` WAV files (plus grid.wav and grid.png) in folder ``out``."""
+    from ganforge.core.extras import require
+
+    require("soundfile", "audio", "sampling an audio run")
     from ganforge.audio.writer import write_clips
     from ganforge.engine.model import load
 
@@ -94,7 +103,9 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
         if given:
             raise GanforgeError(f"{flag} is not an option of audio models")
     out = Path(out)
-    if out.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3") or (out.exists() and not out.is_dir()):
+    from ganforge.audio.data import AUDIO_SUFFIXES
+
+    if out.suffix.lower() in AUDIO_SUFFIXES or (out.exists() and not out.is_dir()):
         raise GanforgeError(f"--out is a folder for audio models (got the file name {out.name!r})")
     model = load(run, device=options["device"])
     n = options.get("n") or 16

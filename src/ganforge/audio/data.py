@@ -25,11 +25,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 
+from ganforge.audio.spectral import resample
 from ganforge.errors import ConfigError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
@@ -106,15 +106,6 @@ def _check_rate_and_length(sample_rate: int, length: int) -> None:
             raise ConfigError(f"{name} must be a positive whole number of samples; got {value!r}")
 
 
-def _resample(x: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
-    if rate == sample_rate:
-        return x
-    from scipy.signal import resample_poly
-
-    g = gcd(int(rate), int(sample_rate))
-    return resample_poly(x, sample_rate // g, rate // g).astype(np.float32, copy=False)
-
-
 def fit_length(x: np.ndarray, length: int) -> np.ndarray:
     """Steps 4 and 5 of the module docstring: trim near-silence, then centre-pad or cut around the
     centre of energy to exactly ``length`` samples (float32)."""
@@ -169,7 +160,7 @@ def _decode(path: Path, sample_rate: int, length: int) -> np.ndarray:
     if not np.isfinite(x).all():
         raise _Unusable("has NaN or infinite samples; re-export it, or remove it")
     x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
-    x = _resample(x, rate, sample_rate)
+    x = resample(x, rate, sample_rate)
     peak = float(np.abs(x).max())
     if peak > 1.0:
         x = x / np.float32(peak)
@@ -329,7 +320,11 @@ def load_folder(
 
 
 def load_audio(
-    spec: str | os.PathLike[str], sample_rate: int, length: int, split: str = "train"
+    spec: str | os.PathLike[str],
+    sample_rate: int,
+    length: int,
+    split: str = "train",
+    max_files: int | None = None,
 ) -> AudioData:
     """A folder of audio files (``split`` must be "train"), or a built-in by name: "spoken-digits" (split
     "train" or "heldout"; the quick 7-voice build when ``$GANFORGE_SPOKEN_DIGITS=quick``). A string that
@@ -343,7 +338,7 @@ def load_audio(
                 f"the {spec} built-in has the splits {' and '.join(builtin.SPLITS)}; got split={split!r}"
             )
         folder = builtin.spoken_digits_dir(quick=builtin.quick_requested())
-        data = load_folder(folder / split, sample_rate, length)
+        data = load_folder(folder / split, sample_rate, length, max_files=max_files)
         data.class_names = [builtin.WORDS[int(name)] for name in data.class_names]  # folders 0..9
         return data
     path = Path(spec)
@@ -356,7 +351,7 @@ def load_audio(
             f"split={split!r} exists only for built-in data sets ({', '.join(BUILTINS)}); "
             "a folder has only 'train'"
         )
-    return load_folder(path, sample_rate, length)
+    return load_folder(path, sample_rate, length, max_files=max_files)
 
 
 __all__ = [

@@ -29,18 +29,22 @@ def classifier_cache() -> Path:
 
 
 def reference_data(gan: Any, real: str | Path | None) -> tuple[AudioData, AudioData, str]:
-    """(training clips, real reference clips, what the reference is)."""
+    """(the classifier's training clips, real reference clips, what the reference is)."""
+    from ganforge.audio.data import BUILTINS
+
     r = gan.recipe
     source = gan.data_info.get("source")
     if source in (None, "in memory"):
-        raise ConfigError("this run was trained on clips in memory; pass --real DIR (class sub-folders)")
+        if real is None:
+            raise ConfigError("this run was trained on clips in memory; pass --real DIR (class sub-folders)")
+        given = load_audio(real, r.sample_rate, r.length, "train")  # it trains the classifier too
+        return given, given, str(real)
     train = load_audio(source, r.sample_rate, r.length, "train")
     if real is not None:
         return train, load_audio(real, r.sample_rate, r.length, "train"), str(real)
-    try:
+    if source in BUILTINS:
         return train, load_audio(source, r.sample_rate, r.length, "heldout"), f"{source} (held-out voices)"
-    except Exception:  # noqa: BLE001  (a folder has no held-out split: its own clips are the reference)
-        return train, train, f"{source} (the training clips: pass --real DIR for unseen ones)"
+    return train, train, f"{source} (the training clips: pass --real DIR for unseen ones)"
 
 
 def clip_classifier(train: AudioData, valid: AudioData | None = None) -> am.ClipClassifier:
@@ -74,14 +78,14 @@ def score_clips(classifier: am.ClipClassifier, generated: np.ndarray, asked: np.
 def evaluate_audio_run(run: Path, real: str | Path | None = None, n: int | None = None,
                        seed: int = 0) -> dict[str, Any]:  # fmt: skip
     """Score ``n`` generated clips (default 1,000, every class in turn) as users get them (watermarked)."""
+    n = n or DEFAULT_CLIPS
+    if n < 10:
+        raise ConfigError(f"-n must be >= 10 (got {n})")
     gan = load(run)
     train, ref, what = reference_data(gan, real)
     classifier = clip_classifier(train, ref if ref is not train else None)
     if gan.recipe.class_names and list(classifier.class_names) != gan.recipe.class_names:
         raise ConfigError("the real clips' classes differ from the model's")
-    n = n or DEFAULT_CLIPS
-    if n < 10:
-        raise ConfigError(f"-n must be >= 10 (got {n})")
     generated = gan.sample(n, seed=seed)
     asked = gan.labels_for(n)
     result = score_clips(classifier, generated, asked, train, ref, n, seed)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,16 @@ def clips_fingerprint(clips: np.ndarray, labels: np.ndarray | None) -> str:
     return h.hexdigest()[:16]
 
 
+def _source_name(data: Any) -> str:
+    """What the run was trained on, as evaluate and report will reload it: a built-in's name, a folder's
+    absolute path, or "in memory"."""
+    from ganforge.audio.data import BUILTINS
+
+    if isinstance(data, (AudioData, np.ndarray)):
+        return "in memory"
+    return data if isinstance(data, str) and data in BUILTINS else str(Path(data).resolve())
+
+
 class AudioGAN(GANModel):
     """A GAN on short sound clips: ``arch`` "spec" (log-mel spectrogram GAN + Griffin-Lim) or "wave"
     (waveform GAN); class-conditional when the data has labels and ``cond`` is True."""
@@ -65,10 +76,12 @@ class AudioGAN(GANModel):
         """Give ``steps`` or ``minutes`` (or neither: 2,000 steps); the rest shapes clips and networks."""
         if arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)} (got {arch!r})")
-        if not 4000 <= sample_rate <= 96000:
-            raise ConfigError(f"sample_rate must be within 4,000..96,000 Hz (got {sample_rate})")
-        if not 0 < seconds <= 10:
-            raise ConfigError(f"seconds must be within (0, 10] (got {seconds})")
+        from ganforge.audio.watermark import MAX_RATE, MIN_RATE, MIN_SECONDS
+
+        if not MIN_RATE <= sample_rate <= MAX_RATE:  # the rates every clip can carry the mark at
+            raise ConfigError(f"sample_rate must be within {MIN_RATE:,}..{MAX_RATE:,} Hz (got {sample_rate})")
+        if not MIN_SECONDS <= seconds <= 10:
+            raise ConfigError(f"seconds must be within {MIN_SECONDS:.2f}..10 (got {seconds:g})")
         if steps is not None and steps < 1:
             raise ConfigError(f"steps must be >= 1 (got {steps})")
         chosen = {"lr_g": lr_g, "lr_d": lr_d}
@@ -150,7 +163,7 @@ class AudioGAN(GANModel):
                 probe = audio.clips[:: max(1, len(audio.clips) // 256)]
                 r.log_high = float(r.mel.log_mel(probe).max()) + 0.5
         source = ClipSource(r.encode(audio.clips), use_labels)
-        self.data_info = {"source": str(data) if not isinstance(data, (AudioData, np.ndarray)) else "in memory",
+        self.data_info = {"source": _source_name(data),
                           "clips": len(audio.clips), "classes": r.num_classes, "sample_rate": r.sample_rate,
                           "seconds": r.length / r.sample_rate, "skipped": len(audio.skipped),
                           "fingerprint": fp}  # fmt: skip
@@ -169,12 +182,13 @@ class AudioGAN(GANModel):
         names = self.recipe.class_names
         if not names:
             raise ConfigError("--class needs a class-conditional model; this one was trained without labels")
-        if isinstance(klass, str) and klass in names:
-            return names.index(klass)
-        try:
-            index = int(klass)
-        except (TypeError, ValueError):
-            raise ConfigError(f"unknown class {klass!r}; this model knows: {', '.join(names)}") from None
+        text = str(klass).strip()
+        if re.fullmatch(r"-?[0-9]{1,18}", text):  # digits are an index, as on the command line
+            index = int(text)
+        elif text in names:
+            return names.index(text)
+        else:
+            raise ConfigError(f"unknown class {str(klass)[:40]!r}; this model knows: {', '.join(names)}")
         if not 0 <= index < len(names):
             raise ConfigError(f"class index {index} is out of range 0..{len(names) - 1}")
         return index

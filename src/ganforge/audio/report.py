@@ -39,21 +39,20 @@ def _players(clips: np.ndarray, names: list[str], sample_rate: int, model_id: st
     return '<div class="figures">' + "".join(items) + "</div>"
 
 
-def _real_clips(gan: Any, real: Path | None, count: int) -> tuple[np.ndarray, np.ndarray | None, str]:
-    from ganforge.audio.data import load_audio, load_folder
+def _real_clips(gan: Any, real: Path | None, count: int) -> tuple[np.ndarray, list[str], str]:
+    """``count`` real clips (a fixed random subset) and their names."""
+    from ganforge.audio.data import load_audio
 
     r = gan.recipe
     source = str(real) if real is not None else gan.data_info.get("source")
     if source in (None, "in memory"):
         raise GanforgeError("the run was trained on clips in memory; pass --real DIR")
-    if real is None and source == "spoken-digits":
-        data = load_audio(source, r.sample_rate, r.length, "train")
-    else:
-        data = load_folder(source, r.sample_rate, r.length, max_files=max(count, 40))
+    data = load_audio(source, r.sample_rate, r.length, "train", max_files=max(count, 40))
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(len(data), min(count, len(data)), replace=False))
-    labels = data.labels[pick] if data.labels is not None else None
-    return data.clips[pick], labels, source
+    names = [data.class_names[k] for k in data.labels[pick]] if data.labels is not None else [
+        f"real {i}" for i in range(len(pick))]  # fmt: skip
+    return data.clips[pick], names, source
 
 
 def sound_section(run_dir: Path, real: Path | None) -> str:
@@ -75,10 +74,8 @@ def sound_section(run_dir: Path, real: Path | None) -> str:
     ]
     body = ""
     try:
-        reals, real_labels, source = _real_clips(gan, real, SHOWN)
+        reals, real_names, source = _real_clips(gan, real, SHOWN)
         parts.append(figure(png_uri(spectrogram_png(reals, sr)), f"real clips of {source}"))
-        real_names = [gan.class_names[k] if real_labels is not None and gan.class_names else f"real {i}"
-                      for i, k in enumerate(real_labels if real_labels is not None else range(len(reals)))]  # fmt: skip
         body = "<h3>Real clips</h3>" + _players(reals[:PLAYERS], real_names[:PLAYERS], sr, None)
     except GanforgeError as e:
         body = note(f"no real clips to compare with: {e}")

@@ -17,6 +17,18 @@ import torch
 LOG_FLOOR = 1e-5  # magnitudes below this are silence: log(1e-5) = -11.5
 
 
+def resample(x: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """``x`` sampled at ``rate`` Hz resampled to ``sample_rate`` Hz (polyphase filtering), float32."""
+    if rate == sample_rate:
+        return x
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(rate), int(sample_rate))
+    return resample_poly(x, sample_rate // g, rate // g).astype(np.float32, copy=False)
+
+
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 

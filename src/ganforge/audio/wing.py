@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganforge.audio.data import AUDIO_SUFFIXES
 from ganforge.core.protocols import Wing
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif")
 
 
 class AudioWing(Wing):
@@ -40,6 +39,9 @@ class AudioWing(Wing):
     def verify_file(self, path: Path, known: dict[str, str], named_runs: bool) -> tuple[str, int]:
         from rich.markup import escape
 
+        from ganforge.core.extras import require
+
+        require("soundfile", "audio", "verifying sound files")
         from ganforge.audio.watermark import verify_file
         from ganforge.audio.writer import read_label
         from ganforge.errors import GanforgeError

@@ -93,8 +93,9 @@ def evaluate(
     options = {k: v for k, v in locals().items() if k != "run"}  # every option, for the run's wing
     from ganforge.core import registry
     from ganforge.engine import artifact
-    from ganforge.engine.cli import at_least
+    from ganforge.engine.cli import at_least, check_seed
 
     at_least("-n", n, 1)
+    check_seed(seed)
     config = artifact.read_config(run)
     registry.wing(config.get("kind")).evaluate_cli(run, config, options, console, out_console)

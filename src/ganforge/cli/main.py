@@ -7,6 +7,7 @@ Errors a user can fix print as one red line and exit with status 1 — never a t
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -36,11 +37,17 @@ app.add_typer(train_app, name="train")
 def sample(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
     out: Annotated[
-        Path, typer.Option(help="Images: a folder (or .png with --grid). Tables: a .parquet or .csv file.")
+        Path,
+        typer.Option(
+            help="Images: a folder (or .png with --grid). Tables: a .parquet or .csv file. Audio: a folder."
+        ),
     ],
     n: Annotated[
         int | None,
-        typer.Option("-n", help="How many (default: 64 images / as many rows as the training table)."),
+        typer.Option(
+            "-n",
+            help="How many (default: 64 images, 16 clips, 100 sequences, as many rows as the training table).",
+        ),
     ] = None,
     klass: Annotated[
         str | None, typer.Option("--class", help="Conditional models: a class index or name (e.g. seven).")
@@ -106,7 +113,7 @@ def _class_option(klass: str | None) -> int | str | None:
     if klass is None:
         return None
     text = klass.strip()
-    if text.isascii() and text.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", text):
         if len(text.lstrip("-0")) > 18:
             raise GanforgeError(f"--class {text[:20]}...: not a class index")
         return int(text)

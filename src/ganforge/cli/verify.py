@@ -1,6 +1,6 @@
 """``ganforge verify FILE...``: is the ganforge watermark in these files, and which model made them?
 
-Each file goes to the wing that marks files of its kind (by suffix; images today). Exit status: 0 when
+Each file goes to the wing that marks files of its kind (by suffix: images, sound). Exit status: 0 when
 every file carries the mark, 1 when at least one does not (or the command itself was misused), 2 when
 at least one file could not be read.
 """
@@ -21,7 +21,9 @@ out_console = Console(highlight=False, soft_wrap=True)
 
 
 def verify(
-    files: Annotated[list[Path], typer.Argument(help="Files (or folders of them) to check: images.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files (or folders of them) to check: images, sound clips.")
+    ],
     runs: Annotated[
         Path | None, typer.Option(help="Folder of run directories: name the run a found mark belongs to.")
     ] = None,

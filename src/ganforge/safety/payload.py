@@ -64,6 +64,8 @@ def decode_bits(bits: np.ndarray, max_errors: int = BCH_T) -> tuple[str, int] | 
     from ``bits`` in at most ``max_errors`` places (bchlib numbers the bits of the last, partial parity
     byte its own way, so its error locations are not compared with positions here)."""
     bits = np.asarray(bits, dtype=np.uint8)[:CODE_BITS]
+    if bits.shape != (CODE_BITS,):
+        return None
     data = bytearray(np.packbits(bits[:DATA_BITS]).tobytes())
     ecc = bytearray(np.packbits(bits[DATA_BITS:]).tobytes())
     if _BCH.decode(data, ecc) < 0:
