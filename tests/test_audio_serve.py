@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 from test_serve import call, start_server, stop_server
+from test_web_page import open_page
 
 from ganforge.audio.data import AudioData
 from ganforge.audio.model import AudioGAN
@@ -169,22 +170,8 @@ def test_the_served_sound_carries_the_watermark(server, runs):
 def page(server):
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
-        pg = context.new_page()
-        pg.problems, pg.outside = [], []
-        pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: pg.problems.append(str(e)))
-        pg.on("requestfailed", lambda r: pg.problems.append(f"failed: {r.url}"))
-        pg.on(
-            "request",
-            lambda r: None if r.url.startswith((server, "data:", "blob:")) else pg.outside.append(r.url),
-        )
-        pg.goto(server + "/", wait_until="networkidle")
+    with open_page(server) as pg:
         yield pg
-        browser.close()
 
 
 def test_page_plays_generated_sound_and_shows_its_spectrogram(page, server):

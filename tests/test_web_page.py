@@ -3,9 +3,12 @@ Playwright): it loads with no console errors and no outside requests, generates 
 between two samples, and the downloads hold what the API returns."""
 
 import base64
+import contextlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +29,10 @@ def server(tmp_path_factory):
     stop_server(proc)
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextlib.contextmanager
+def open_page(server: str) -> Iterator[Any]:
+    """The served page in headless Chromium; ``problems`` collects console errors and failed requests,
+    ``outside`` any request to another host."""
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
@@ -44,6 +49,12 @@ def page(server):
         pg.goto(server + "/", wait_until="networkidle")
         yield pg
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with open_page(server) as pg:
+        yield pg
 
 
 def downloaded(page, selector: str) -> bytes:
