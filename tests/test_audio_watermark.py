@@ -153,8 +153,8 @@ def test_reader_corrects_exactly_the_bch_ball():
         where = rng.choice(59, wrong, replace=False) if isinstance(wrong, int) else np.array(wrong)
         word[where] ^= 1
         expect = (MODEL, len(where)) if len(where) <= 5 else None
-        assert wm._decode(word, 5) == expect, where
-        assert wm._decode(word, 2) == (expect if len(where) <= 2 else None), where
+        assert wm.decode_bits(word, 5) == expect, where
+        assert wm.decode_bits(word, 2) == (expect if len(where) <= 2 else None), where
 
 
 def _unmarked(rng: np.random.Generator, index: int) -> tuple[np.ndarray, int]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 from ganforge.audio.data import AudioData, load_audio
 from ganforge.audio.recipe import ARCHS, AudioRecipe, ClipSource
 from ganforge.core.config import TrainConfig, from_dict
+from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.model import GANModel, sampling_generator
@@ -29,13 +29,6 @@ AUDIO_TRAIN_DEFAULTS: dict[str, Any] = {
     "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.99), "r1_gamma": 1.0, "reg_interval": 4,
     "ema_halflife_images": 10_000.0, "grad_clip": 10.0,
 }  # fmt: skip
-
-
-def clips_fingerprint(clips: np.ndarray, labels: np.ndarray | None) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(clips, dtype=np.float32).tobytes())
-    if labels is not None:
-        h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
-    return h.hexdigest()[:16]
 
 
 def _source_name(data: Any) -> str:
@@ -151,7 +144,12 @@ class AudioGAN(GANModel):
         use_labels = (
             audio.labels if self.cond and audio.labels is not None and len(audio.class_names) > 1 else None
         )
-        fp = clips_fingerprint(audio.clips, use_labels)
+        fp = fingerprint(
+            [
+                np.asarray(audio.clips, np.float32),
+                None if use_labels is None else np.asarray(use_labels, np.int64),
+            ]
+        )
         run_dir = artifact.prepare_out_dir(Path(out), resume) if out is not None else None
         r = self.recipe
         if resume:

@@ -335,11 +335,6 @@ def _soft_bits(clip: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
     return offsets.ravel(), soft.reshape(-1, CODE_BITS)
 
 
-def _decode(word: np.ndarray, max_errors: int) -> tuple[str, int] | None:
-    """(model id, corrected bits) when ``word`` lies within ``max_errors`` bits of a valid codeword."""
-    return decode_bits(word, max_errors)
-
-
 def _describe(offset: int) -> str:
     return "as is" if offset == 0 else f"offset {offset} samples"
 
@@ -362,7 +357,7 @@ def verify_clip(clip: np.ndarray, sample_rate: int, known_ids: list[str] | None 
     bits = (soft < 0).astype(np.uint8)
     best: tuple[int, str, int] | None = None  # (corrected errors, id, offset)
     for a in np.argsort(offsets != 0, kind="stable"):  # the clip's own grid first
-        hit = _decode(bits[a], BCH_T if offsets[a] == 0 else MAX_ERRORS_SHIFTED)
+        hit = decode_bits(bits[a], BCH_T if offsets[a] == 0 else MAX_ERRORS_SHIFTED)
         if hit is not None and (best is None or hit[1] < best[0]):
             best = (hit[1], hit[0], int(offsets[a]))
             if offsets[a] == 0 or hit[1] == 0:
