@@ -7,20 +7,26 @@ inception score and Fréchet distance in the classifier's embedding of ``--n`` g
 in turn, watermarked as users get them; the unmarked figures beside them), the share classified as the
 asked-for digit, within-class diversity, nearest-training-clip copies, and generation speed (seconds of
 audio per second of wall time and of CPU time). The held-out real clips' inception score is the ceiling.
-Griffin-Lim, the spectrogram model's vocoder, is also measured on real held-out clips (log-mel ->
-sound -> multi-resolution STFT distance and mel L1 against the original).
+The spectrogram model is scored twice: with Griffin-Lim and with ganforge's GAN vocoder (trained in the same
+run for ``--vocoder-minutes`` on the real training clips). Both are also measured on real held-out clips
+(log-mel -> sound -> multi-resolution STFT distance and mel L1 against the original).
+
+``--runs DIR`` saves every trained model under DIR; a later invocation with the same DIR loads a model
+found there instead of training it again (the JSON says so), so the scoring of all models stays in one run.
 
 Published (WaveGAN paper, SC09 real speech): inception score 4.7 WaveGAN, 6.0 SpecGAN, 8.0 real data.
 
-    .venv/bin/python benchmarks/audio.py --minutes 30                 # the issue's budget per model
+    .venv/bin/python benchmarks/audio.py --minutes 30 --runs runs/bench-audio   # the issue's budget per model
     .venv/bin/python benchmarks/audio.py --minutes 10 --archs spec    # shorter
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,36 +36,10 @@ from _common import RESULTS, machine
 from ganforge.audio.data import AudioData, load_audio
 from ganforge.audio.evaluate import clip_classifier, score_clips
 from ganforge.audio.model import AudioGAN
-from ganforge.audio.spectral import MelSpec
+from ganforge.audio.vocoder import Vocoder
+from ganforge.engine.model import load
 
 PUBLISHED = {"WaveGAN": 4.7, "SpecGAN": 6.0, "real SC09": 8.0}
-
-
-def stft_distance(a: np.ndarray, b: np.ndarray, sample_rate: int) -> float:
-    """Multi-resolution STFT distance: spectral convergence + log-magnitude L1, over three FFT sizes."""
-    total = 0.0
-    for n_fft, hop in ((512, 128), (1024, 256), (2048, 512)):
-        spec = MelSpec(sample_rate, n_fft, hop, 64)
-        sa, sb = spec.stft(a).abs(), spec.stft(b).abs()
-        conv = (
-            torch.linalg.norm(sa - sb, dim=(1, 2)) / torch.linalg.norm(sa, dim=(1, 2)).clamp_min(1e-8)
-        ).mean()
-        logl1 = (sa.clamp_min(1e-5).log() - sb.clamp_min(1e-5).log()).abs().mean()
-        total += float(conv + logl1)
-    return total / 3
-
-
-def griffin_lim_figures(clips: np.ndarray, recipe: Any) -> dict[str, float]:
-    """Real clips -> log-mel -> Griffin-Lim -> sound, against the originals."""
-    x = torch.from_numpy(np.pad(clips, ((0, 0), (0, recipe.net_length - clips.shape[1]))))
-    mel = recipe.mel
-    t0 = time.perf_counter()
-    back = mel.invert(mel.log_mel(x), recipe.net_length, recipe.griffin_lim_iters)
-    seconds = time.perf_counter() - t0
-    mel_l1 = float((mel.log_mel(back) - mel.log_mel(x)).abs().mean())
-    return {"clips": len(clips), "mel_l1": round(mel_l1, 4),
-            "multi_resolution_stft": round(stft_distance(x.numpy(), back.numpy(), recipe.sample_rate), 4),
-            "seconds_of_audio_per_second": round(len(clips) * recipe.net_length / recipe.sample_rate / seconds, 1)}  # fmt: skip
 
 
 def speed(gan: AudioGAN, n: int = 256) -> dict[str, float]:
@@ -78,8 +58,17 @@ def main() -> None:
     ap.add_argument("--archs", default="spec,wave")
     ap.add_argument("--n", type=int, default=1000, help="generated clips scored per model")
     ap.add_argument("--width", type=int, default=None, help="network width (default: the model's)")
+    ap.add_argument(
+        "--vocoder-minutes",
+        type=float,
+        default=None,
+        help="the vocoder's training minutes (default: --minutes; 0: no vocoder)",
+    )
+    ap.add_argument("--runs", default=None, help="save trained models here; load those already there")
     ap.add_argument("--out", default=str(RESULTS / "audio.json"))
     args = ap.parse_args()
+    if args.vocoder_minutes is None:
+        args.vocoder_minutes = args.minutes
     torch.manual_seed(0)
     t0 = time.perf_counter()
     train = load_audio("spoken-digits", 16000, 16000, "train")
@@ -108,14 +97,20 @@ def main() -> None:
     result["real_heldout"]["frechet_distance_to_itself_halves"] = split["frechet_distance"]
     print(f"real held-out: IS {real_ref['inception_score']['mean']:.2f}, classifier accuracy "
           f"{result['classifier_accuracy_heldout']}, FD half vs half {split['frechet_distance']:.2f}")  # fmt: skip
-    for arch in [a for a in args.archs.split(",") if a]:
-        kw = {"width": args.width} if args.width else {}
-        gan = AudioGAN(arch=arch, minutes=args.minutes, device="cpu", **kw)
+    runs = Path(args.runs) if args.runs else None
+
+    def trained(name: str, build: Any, data: Any) -> tuple[Any, dict[str, Any]]:
+        """The model ``name``: loaded from ``--runs`` when it holds a finished run, else trained now."""
+        where = runs / name if runs else None
+        if where is not None and (where / "model.safetensors").is_file():
+            model = load(where)
+            return model, {"train_seconds": model.metrics.get("train_seconds"), "trained_earlier": str(where)}
+        model = build()
         t0 = time.perf_counter()
-        gan.fit(train)
-        fit_s = time.perf_counter() - t0
-        entry: dict[str, Any] = {"train_seconds": round(fit_s, 1), "steps": gan.metrics["steps"],
-                                 "clips_seen": gan.metrics["clips_seen"], "width": gan.recipe.width}  # fmt: skip
+        model.fit(data, out=where)
+        return model, {"train_seconds": round(time.perf_counter() - t0, 1)}
+
+    def scored(gan: AudioGAN, entry: dict[str, Any]) -> dict[str, Any]:
         for marked in (True, False):
             clips = gan.sample(n, seed=123, watermark=marked)
             s = score_clips(classifier, clips, gan.labels_for(n), train, held, n)
@@ -126,10 +121,31 @@ def main() -> None:
                 "share_of_real_inception_score": round(s["inception_score"]["mean"] / real_ref["inception_score"]["mean"], 3),
             }  # fmt: skip
         entry["speed"] = speed(gan)
-        if arch == "spec":
-            entry["griffin_lim_on_real_heldout"] = griffin_lim_figures(held.clips[:200], gan.recipe)
-        result["models"][arch] = entry
-        print(arch, json.dumps(entry, indent=1), flush=True)
+        return entry
+
+    archs = [a for a in args.archs.split(",") if a]
+    vocoder = None
+    if "spec" in archs and args.vocoder_minutes > 0:
+        vocoder, info = trained("vocoder", lambda: Vocoder(minutes=args.vocoder_minutes, device="cpu"), train)
+        figures = vocoder.compare(held.clips[:200])
+        result["vocoder"] = info | {"steps": vocoder.metrics["steps"], "on_real_heldout": figures}
+        print("vocoder", json.dumps(result["vocoder"], indent=1), flush=True)
+    for arch in archs:
+        kw = {"width": args.width} if args.width else {}
+        build = functools.partial(AudioGAN, arch=arch, minutes=args.minutes, device="cpu", **kw)
+        gan, info = trained(arch, build, train)
+        base = info | {
+            "steps": gan.metrics["steps"],
+            "clips_seen": gan.metrics["clips_seen"],
+            "width": gan.recipe.width,
+        }
+        name = f"{arch}+griffin-lim" if arch == "spec" else arch
+        result["models"][name] = scored(gan, dict(base))
+        print(name, json.dumps(result["models"][name], indent=1), flush=True)
+        if arch == "spec" and vocoder is not None:
+            gan.set_vocoder(vocoder)
+            result["models"]["spec+vocoder"] = scored(gan, dict(base))
+            print("spec+vocoder", json.dumps(result["models"]["spec+vocoder"], indent=1), flush=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.out}")

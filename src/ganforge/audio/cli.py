@@ -48,6 +48,13 @@ def train_audio(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
+    vocoder: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run of `ganforge train vocoder` to make sound with in place of Griffin-Lim "
+            "(spec only; the run keeps a copy). With --resume it replaces the run's own."
+        ),
+    ] = None,
 ) -> None:
     """Train a GAN on sound clips; Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.core.extras import require
@@ -82,12 +89,62 @@ def train_audio(
         gan = AudioGAN(arch=arch, seconds=seconds, sample_rate=sample_rate, cond=cond, steps=steps, minutes=minutes,
                        batch_size=batch, width=width, seed=seed, device=device,
                        checkpoint_every=checkpoint_every)  # fmt: skip
+    if vocoder is not None:
+        gan.set_vocoder(vocoder)
     header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
     gan.fit(data, out=run_dir, resume=resume is not None,
             callbacks=progress_callbacks(ProgressCallback(console, unit="clips", header=header)))  # fmt: skip
     m = gan.metrics
     finish_training("audio", data, run_dir, f"{m['steps']} steps, {m['clips_seen']:,} clips", m, where="",
                     next_cmd=f"ganforge sample {run_dir} -n 16 --out clips/   |   ganforge evaluate {run_dir}")  # fmt: skip
+
+
+def train_vocoder(
+    data: Annotated[
+        str, typer.Argument(help="A folder of audio files (real sound) or the built-in spoken-digits.")
+    ],
+    out: OutOpt = None,
+    resume: ResumeOpt = None,
+    sample_rate: Annotated[int, typer.Option(help="Samples per second: the spectrogram GAN's.")] = 16000,
+    seconds: Annotated[float, typer.Option(help="Clips are cut or padded to this length.")] = 1.0,
+    steps: Annotated[int | None, typer.Option(help="Generator updates (default 2,000).")] = None,
+    minutes: MinutesOpt = None,
+    batch: Annotated[int, typer.Option(help="Segments (a quarter second each) per batch.")] = 16,
+    width: Annotated[int, typer.Option(help="The generator's first channel count (>= 8).")] = 64,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    checkpoint_every: CheckpointEveryOpt = 500,
+) -> None:
+    """Train a GAN vocoder (log-mel spectrogram -> sound) on real clips, for `train audio --vocoder`."""
+    from ganforge.core.extras import require
+
+    require("soundfile", "audio", "train vocoder")
+    from ganforge.audio.vocoder import Vocoder
+    from ganforge.audio.watermark import MAX_RATE, MIN_RATE
+    from ganforge.engine.progress import ProgressCallback
+
+    at_least("--steps", steps, 1)
+    positive("--minutes", minutes)
+    at_least("--batch", batch, 2)
+    at_least("--width", width, 8)
+    at_least("--checkpoint-every", checkpoint_every, 1)
+    check_seed(seed)
+    if not 0.25 <= seconds <= 10:
+        raise GanforgeError(f"--seconds must be within 0.25..10 (got {seconds:g})")
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise GanforgeError(f"--sample-rate must be within {MIN_RATE}..{MAX_RATE} (got {sample_rate})")
+    run_dir = resume_dir(out, resume)
+    if resume is not None:
+        voc = Vocoder.resume(resume, steps=steps, device=device, minutes=minutes)
+    else:
+        voc = Vocoder(sample_rate=sample_rate, seconds=seconds, steps=steps, minutes=minutes, batch_size=batch,
+                      width=width, seed=seed, device=device, checkpoint_every=checkpoint_every)  # fmt: skip
+    header = (f"[bold]ganforge[/] training a vocoder on [cyan]{data}[/] -> {run_dir}",)
+    voc.fit(data, out=run_dir, resume=resume is not None,
+            callbacks=progress_callbacks(ProgressCallback(console, unit="segments", header=header)))  # fmt: skip
+    m = voc.metrics
+    finish_training("vocoder", data, run_dir, f"{m['steps']} steps, {m['segments_seen']:,} segments", m,
+                    where="", next_cmd=f"ganforge evaluate {run_dir}   |   ganforge train audio DATA --vocoder {run_dir}")  # fmt: skip
 
 
 def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
@@ -127,3 +184,4 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Mount the audio wing's commands."""
     train_app.command("audio")(train_audio)
+    train_app.command("vocoder")(train_vocoder)

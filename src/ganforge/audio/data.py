@@ -26,6 +26,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -356,4 +357,13 @@ def load_audio(
 
 __all__ = [
     "AUDIO_SUFFIXES", "BUILTINS", "AudioData", "fit_length", "load_audio", "load_folder", "read_clip",
+    "source_name",
 ]  # fmt: skip
+
+
+def source_name(data: Any) -> str:
+    """What the run was trained on, as evaluate and report will reload it: a built-in's name, a folder's
+    absolute path, or "in memory"."""
+    if isinstance(data, (AudioData, np.ndarray)):
+        return "in memory"
+    return data if isinstance(data, str) and data in BUILTINS else str(Path(data).resolve())

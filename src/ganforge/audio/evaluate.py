@@ -112,3 +112,47 @@ def evaluate_cli(run: Path, options: dict[str, Any], console: Any, out_console: 
     }
     for key, value in heads.items():
         out_console.print(f"{key:>28}  {value}")
+
+
+VOCODER_CLIPS = 200  # real clips a vocoder is measured on by default
+
+
+def evaluate_vocoder(run: Path, real: str | Path | None = None, n: int | None = None,
+                     seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Real clips (``--real DIR``, else a built-in's held-out voices, else the training clips) -> log-mel
+    -> sound by the vocoder and by Griffin-Lim: mel L1 and multi-resolution STFT distance to the originals."""
+    from ganforge.audio.data import BUILTINS
+
+    n = n or VOCODER_CLIPS
+    if n < 1:
+        raise ConfigError(f"-n must be >= 1 (got {n})")
+    voc = load(run)
+    r, source = voc.recipe, voc.data_info.get("source")
+    length = round(voc.seconds * r.sample_rate)
+    if real is not None:
+        ref, what = load_audio(real, r.sample_rate, length, "train"), str(real)
+    elif source in BUILTINS:
+        ref, what = load_audio(source, r.sample_rate, length, "heldout"), f"{source} (held-out voices)"
+    elif source not in (None, "in memory"):
+        ref, what = load_audio(source, r.sample_rate, length, "train"), f"{source} (the training clips)"
+    else:
+        raise ConfigError("this vocoder was trained on clips in memory; pass --real DIR")
+    pick = np.sort(np.random.default_rng(seed).choice(len(ref.clips), min(n, len(ref.clips)), replace=False))
+    result = {"real": what, **voc.compare(ref.clips[pick])}
+    voc.metrics["evaluation"] = rounded(result)
+    artifact.update_config(run, metrics=voc.metrics)
+    voc.write_card(Path(run))
+    return rounded(result)
+
+
+def evaluate_vocoder_cli(run: Path, options: dict[str, Any], console: Any, out_console: Any) -> None:
+    """``ganforge evaluate`` of a vocoder run: measure against Griffin-Lim, store, print."""
+    console.print(f"evaluating {run}: real clips -> log-mel -> sound, by the vocoder and by Griffin-Lim ...")
+    result = evaluate_vocoder(run, real=options.get("real"), n=options.get("n"), seed=options["seed"])
+    out_console.print(f"{'':>16}  {'mel L1':>8}  {'MR-STFT':>8}  {'x real time':>11}")
+    for name in ("vocoder", "griffin_lim"):
+        f = result[name]
+        out_console.print(
+            f"{name:>16}  {f['mel_l1']:>8}  {f['multi_resolution_stft']:>8}  {f['x_real_time']:>11}"
+        )
+    out_console.print(f"{'real':>16}  {result['real']} ({result['clips']['n']} clips)")

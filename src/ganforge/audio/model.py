@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge.audio.data import AudioData, load_audio
+from ganforge.audio.data import AudioData, load_audio, source_name
 from ganforge.audio.recipe import ARCHS, AudioRecipe, ClipSource
 from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
@@ -22,6 +22,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.safety.payload import new_model_id, saved_model_id
 
 KIND = "audio"
+VOCODER_DIR = "vocoder"  # a run's own copy of the GAN vocoder it makes sound with (when it has one)
 
 # Training settings for clips: the non-saturating loss with a lazy R1 penalty on the discriminator,
 # Adam at 2e-4 with beta1 0.5, and an EMA of the generator.
@@ -29,16 +30,6 @@ AUDIO_TRAIN_DEFAULTS: dict[str, Any] = {
     "loss": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.99), "r1_gamma": 1.0, "reg_interval": 4,
     "ema_halflife_images": 10_000.0, "grad_clip": 10.0,
 }  # fmt: skip
-
-
-def _source_name(data: Any) -> str:
-    """What the run was trained on, as evaluate and report will reload it: a built-in's name, a folder's
-    absolute path, or "in memory"."""
-    from ganforge.audio.data import BUILTINS
-
-    if isinstance(data, (AudioData, np.ndarray)):
-        return "in memory"
-    return data if isinstance(data, str) and data in BUILTINS else str(Path(data).resolve())
 
 
 class AudioGAN(GANModel):
@@ -92,6 +83,8 @@ class AudioGAN(GANModel):
         self.cond = cond
         self._model_id: str | None = None
         self._init_state()
+        self.vocoder: Any = None  # a trained Vocoder (audio/vocoder.py) in place of Griffin-Lim, or None
+        self._vocoder_saved: dict[str, Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -161,7 +154,7 @@ class AudioGAN(GANModel):
                 probe = audio.clips[:: max(1, len(audio.clips) // 256)]
                 r.log_high = float(r.mel.log_mel(probe).max()) + 0.5
         source = ClipSource(r.encode(audio.clips), use_labels)
-        self.data_info = {"source": _source_name(data),
+        self.data_info = {"source": source_name(data),
                           "clips": len(audio.clips), "classes": r.num_classes, "sample_rate": r.sample_rate,
                           "seconds": r.length / r.sample_rate, "skipped": len(audio.skipped),
                           "fingerprint": fp}  # fmt: skip
@@ -220,8 +213,34 @@ class AudioGAN(GANModel):
             m = min(batch, n - start)
             z = self.recipe.sample_latents(m, rng).to(self.device)
             c = torch.from_numpy(labels[start : start + m]).to(self.device) if labels is not None else None
-            out.append(self.recipe.decode(G(z, c)))
+            out.append(self._to_sound(G(z, c)))
         return np.concatenate(out)
+
+    def _to_sound(self, out: torch.Tensor) -> np.ndarray:
+        """The generator's output -> clips: by the GAN vocoder when the model has one, else the recipe's
+        own way (the waveform itself, or Griffin-Lim)."""
+        if self.vocoder is None:
+            return self.recipe.decode(out)
+        return self.vocoder.vocode(self.recipe.unscale(out[:, 0].float()), self.recipe.length)
+
+    def set_vocoder(self, vocoder: Any) -> AudioGAN:
+        """Make sound with a trained GAN vocoder (a ``Vocoder`` or its run directory) in place of
+        Griffin-Lim; ``None`` goes back to Griffin-Lim. Saving the model saves a copy of the vocoder."""
+        if vocoder is None:
+            self.vocoder, self._vocoder_saved = None, None
+            return self
+        from ganforge.audio.vocoder import Vocoder
+
+        if not isinstance(vocoder, Vocoder):
+            vocoder = Vocoder.load(vocoder)
+        r = self.recipe
+        if r.arch != "spec":
+            raise ConfigError("a vocoder turns spectrograms into sound; --arch wave makes sound directly")
+        if vocoder.G_ema is None:
+            raise ConfigError("the vocoder is not trained yet")
+        vocoder.fits(r.sample_rate, r.n_fft, r.hop, r.n_mels)
+        self.vocoder = vocoder
+        return self
 
     def sample(self, n: int, seed: int | None = None, klass: int | str | None = None,
                watermark: bool = True) -> np.ndarray:  # fmt: skip
@@ -237,8 +256,61 @@ class AudioGAN(GANModel):
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:
-        return {"kind": KIND, "recipe": asdict(self.recipe), "train": asdict(self.train_config), "cond": self.cond,
-                "data": self.data_info, "metrics": self.metrics, "watermark_key_id": self.model_id}  # fmt: skip
+        config = {"kind": KIND, "recipe": asdict(self.recipe), "train": asdict(self.train_config), "cond": self.cond,
+                  "data": self.data_info, "metrics": self.metrics, "watermark_key_id": self.model_id}  # fmt: skip
+        if self.vocoder is not None and self._vocoder_saved is not None:
+            config["vocoder"] = self._vocoder_saved
+        return config
+
+    def save(self, out: str | Path) -> Path:
+        """As every model (weights, config.json, card.md), plus the vocoder's copy in ``out/vocoder``."""
+        if self.G_ema is not None:
+            self._save_vocoder(Path(out))
+        return super().save(out)
+
+    def write_config(self) -> None:
+        from ganforge.engine import distributed
+
+        if self.run_dir is not None and distributed.is_main():  # the vocoder's copy before the config
+            self._save_vocoder(self.run_dir)
+        super().write_config()
+
+    def _save_vocoder(self, out: Path) -> None:
+        if self.vocoder is None:
+            return
+        self.vocoder.save(out / VOCODER_DIR)
+        saved = artifact.read_config(out / VOCODER_DIR)
+        self._vocoder_saved = {"dir": VOCODER_DIR, "weights_sha256": saved["weights_sha256"]}
+
+    def _attach_saved_vocoder(self, run_dir: Path, device: str) -> None:
+        """The vocoder copy the run was saved with (checked against the checksum config.json records)."""
+        from ganforge.errors import CheckpointError
+
+        saved = self._vocoder_saved
+        if not saved:
+            return
+        from ganforge.audio.vocoder import Vocoder
+
+        where = Path(run_dir) / str(saved.get("dir", VOCODER_DIR))
+        if not (where / artifact.CONFIG).is_file():
+            raise CheckpointError(f"{run_dir} was saved with a vocoder, but {where} is missing")
+        if artifact.read_config(where).get("weights_sha256") != saved.get("weights_sha256"):
+            raise CheckpointError(f"{where} is not the vocoder {run_dir} was saved with (checksum differs)")
+        self.set_vocoder(Vocoder.load(where, device=device))
+        self._vocoder_saved = dict(saved)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> AudioGAN:
+        gan = super().load(run_dir, device=device)
+        gan._attach_saved_vocoder(Path(run_dir), device)
+        return gan
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, steps: int | None = None, device: str | None = None,
+               minutes: float | None = None) -> AudioGAN:  # fmt: skip
+        gan = super().resume(run_dir, steps=steps, device=device, minutes=minutes)
+        gan._attach_saved_vocoder(Path(run_dir), "cpu")
+        return gan
 
     @classmethod
     def from_config(cls, config: dict[str, Any], train: dict[str, Any] | None = None) -> AudioGAN:
@@ -249,6 +321,8 @@ class AudioGAN(GANModel):
         gan.cond = bool(config.get("cond", True))
         gan.data_info = dict(config.get("data", {}))
         gan._model_id = saved_model_id(config)
+        gan.vocoder = None
+        gan._vocoder_saved = config.get("vocoder") if isinstance(config.get("vocoder"), dict) else None
         return gan
 
     def network_recipe(self) -> AudioRecipe:
@@ -256,9 +330,10 @@ class AudioGAN(GANModel):
 
     def card(self) -> dict[str, Any]:
         r = self.recipe
+        sound = ("the run's GAN vocoder (vocoder/)" if self.vocoder is not None
+                 else f"Griffin-Lim ({r.griffin_lim_iters} iterations)")  # fmt: skip
         net = ("waveform GAN: 1-D transposed convolutions, phase-shuffle discriminator" if r.arch == "wave" else
-               f"log-mel spectrogram GAN ({r.n_mels} mels x {r.frames} frames) + Griffin-Lim "
-               f"({r.griffin_lim_iters} iterations)")  # fmt: skip
+               f"log-mel spectrogram GAN ({r.n_mels} mels x {r.frames} frames) + {sound}")  # fmt: skip
         return {
             "Model": {
                 "kind": "audio GAN",

@@ -161,3 +161,155 @@ class SpecDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         h = self.last(_minibatch_std(self.body(x)))
         return self.head(h.flatten(1), c)
+
+
+# ---------------------------------------------------------------------------- the GAN vocoder
+# A generator after HiFi-GAN (transposed 1-D convolutions from mel frames to samples, each followed by
+# residual blocks of several kernel sizes and dilations whose outputs are averaged), and its two
+# discriminators: multi-period (the waveform folded into 2-D by periods 2, 3, 5, 7, 11) and multi-scale
+# (the waveform at 1x, 1/2 and 1/4 rate). Widths are far below HiFi-GAN's, for CPU training and speed.
+def _wn(module: nn.Module) -> nn.Module:
+    return nn.utils.parametrizations.weight_norm(module)
+
+
+def upsample_rates(hop: int) -> list[int]:
+    """``hop`` as a product of factors of 8, 4 and 2 (largest first): 256 -> [8, 8, 4]."""
+    rates, rest = [], hop
+    for f in (8, 4, 2):
+        while rest % f == 0 and rest > 1:
+            rates.append(f)
+            rest //= f
+    if rest != 1:
+        raise ValueError(f"the hop ({hop}) must be a power of two")
+    return rates
+
+
+class _VocoderResBlock(nn.Module):
+    """Dilated convolutions, each with its own residual connection."""
+
+    def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            _wn(nn.Conv1d(channels, channels, kernel, dilation=d, padding=d * (kernel - 1) // 2))
+            for d in dilations
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = x + conv(F.leaky_relu(x, 0.1))
+        return x
+
+
+class VocoderGenerator(nn.Module):
+    """(normalised log-mel (n, n_mels, frames)) -> waveform (n, 1, frames x hop) in [-1, 1]. ``z`` is
+    ignored (zero-width): the spectrogram says everything."""
+
+    KERNELS = (3, 5, 7)
+    DILATIONS = ((1, 2), (2, 6), (3, 12))
+
+    def __init__(self, n_mels: int, hop: int, width: int) -> None:
+        super().__init__()
+        self.pre = _wn(nn.Conv1d(n_mels, width, 7, padding=3))
+        self.ups, self.blocks = nn.ModuleList(), nn.ModuleList()
+        ch = width
+        for r in upsample_rates(hop):
+            out = max(ch // 2, 4)
+            self.ups.append(_wn(nn.ConvTranspose1d(ch, out, 2 * r, stride=r, padding=r // 2)))
+            self.blocks.append(
+                nn.ModuleList(
+                    _VocoderResBlock(out, k, d) for k, d in zip(self.KERNELS, self.DILATIONS, strict=True)
+                )
+            )
+            ch = out
+        self.post = _wn(nn.Conv1d(ch, 1, 7, padding=3))
+
+    def forward(self, z: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+        x = self.pre(c)
+        for up, blocks in zip(self.ups, self.blocks, strict=True):
+            x = up(F.leaky_relu(x, 0.1))
+            x = sum(block(x) for block in blocks) / len(blocks)
+        return torch.tanh(self.post(F.leaky_relu(x, 0.1)))
+
+
+class _PeriodDiscriminator(nn.Module):
+    """The waveform folded into (length / period, period) and read by 2-D convolutions along time."""
+
+    def __init__(self, period: int, width: int) -> None:
+        super().__init__()
+        self.period = period
+        chans = [1, width, 2 * width, 4 * width, 8 * width]
+        self.convs = nn.ModuleList(
+            _wn(nn.Conv2d(a, b, (5, 1), (3, 1), padding=(2, 0)))
+            for a, b in zip(chans[:-1], chans[1:], strict=True)
+        )
+        self.convs.append(_wn(nn.Conv2d(chans[-1], chans[-1], (5, 1), padding=(2, 0))))
+        self.post = _wn(nn.Conv2d(chans[-1], 1, (3, 1), padding=(1, 0)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        n, ch, t = x.shape
+        if t % self.period:
+            x = F.pad(x, (0, self.period - t % self.period), mode="reflect")
+        x = x.view(n, ch, -1, self.period)
+        feats = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            feats.append(x)
+        x = self.post(x)
+        feats.append(x)
+        return x.flatten(1), feats
+
+
+class _ScaleDiscriminator(nn.Module):
+    """Strided, grouped 1-D convolutions over the waveform at one rate."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        w = width
+        layers = [(1, w, 15, 1, 1), (w, 2 * w, 41, 4, 4), (2 * w, 4 * w, 41, 4, 8), (4 * w, 8 * w, 41, 4, 8),
+                  (8 * w, 8 * w, 41, 4, 8), (8 * w, 8 * w, 5, 1, 1)]  # fmt: skip
+        self.convs = nn.ModuleList(
+            _wn(nn.Conv1d(a, b, k, s, groups=g, padding=k // 2)) for a, b, k, s, g in layers
+        )
+        self.post = _wn(nn.Conv1d(8 * w, 1, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        feats = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            feats.append(x)
+        x = self.post(x)
+        feats.append(x)
+        return x.flatten(1), feats
+
+
+class VocoderDiscriminator(nn.Module):
+    """Multi-period and multi-scale discriminators together: ``forward`` -> every patch logit (n, P);
+    ``features`` also returns every inner activation (for the generator's feature-matching loss)."""
+
+    PERIODS = (2, 3, 5, 7, 11)
+    SCALES = 3
+
+    def __init__(self, width: int, feature_matching_weight: float = 2.0) -> None:
+        super().__init__()
+        self.periods = nn.ModuleList(_PeriodDiscriminator(p, width) for p in self.PERIODS)
+        self.scales = nn.ModuleList(_ScaleDiscriminator(width) for _ in range(self.SCALES))
+        self.feature_matching_weight = feature_matching_weight
+
+    def features(
+        self, x: torch.Tensor, c: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        logits, feats = [], []
+        for d in self.periods:
+            out, f = d(x)
+            logits.append(out)
+            feats += f
+        for i, d in enumerate(self.scales):
+            if i:
+                x = F.avg_pool1d(x, 4, 2, padding=2)
+            out, f = d(x)
+            logits.append(out)
+            feats += f
+        return torch.cat(logits, dim=1), feats
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.features(x, c)[0]

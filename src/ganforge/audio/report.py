@@ -99,3 +99,14 @@ def report_sections(run_dir: Path, config: dict[str, Any], real: Path | None) ->
     """The sound section, then the evaluation figures."""
     return [("sound", "Sound", sound_section(run_dir, real)),
             ("evaluation", "Evaluation", evaluation_section(config, run_dir))]  # fmt: skip
+
+
+def vocoder_sections(config: dict[str, Any]) -> list[Section]:
+    """A vocoder run's report: its evaluation against Griffin-Lim (``ganforge evaluate RUN``)."""
+    ev = config.get("metrics", {}).get("evaluation")
+    if not ev:
+        return [("vocoder", "Vocoder", note("not evaluated yet: run ganforge evaluate RUN"))]
+    rows = {f"{name}: {k}": v for name in ("vocoder", "griffin_lim") for k, v in ev.get(name, {}).items()}
+    return [
+        ("vocoder", "Vocoder vs Griffin-Lim on real clips", kv_table(rows | {"real clips": ev.get("real")}))
+    ]

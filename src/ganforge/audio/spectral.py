@@ -132,3 +132,16 @@ class MelSpec:
     def invert(self, log_mel: torch.Tensor, length: int, iterations: int = 32) -> torch.Tensor:
         """Clips (n, length) from log-mel spectrograms by Griffin-Lim."""
         return self.griffin_lim(self.mel_to_linear(log_mel), length, iterations)
+
+
+def stft_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, sample_rate: int) -> float:
+    """The multi-resolution STFT distance between two batches of clips: spectral convergence plus
+    log-magnitude L1, averaged over FFT sizes 512, 1,024 and 2,048 (hops of a quarter)."""
+    total = 0.0
+    for n_fft in (512, 1024, 2048):
+        spec = MelSpec(sample_rate, n_fft, n_fft // 4, 64)
+        sa, sb = spec.stft(a).abs(), spec.stft(b).abs()
+        conv = torch.linalg.norm(sa - sb, dim=(1, 2)) / torch.linalg.norm(sa, dim=(1, 2)).clamp_min(1e-8)
+        log_l1 = (sa.clamp_min(LOG_FLOOR).log() - sb.clamp_min(LOG_FLOOR).log()).abs().mean()
+        total += float(conv.mean() + log_l1)
+    return total / 3

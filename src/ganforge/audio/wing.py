@@ -17,9 +17,57 @@ class AudioWing(Wing):
     verify_suffixes = AUDIO_SUFFIXES
 
     def load(self, run_dir: Path, device: str = "cpu") -> Any:
+        from ganforge.engine import artifact
+
+        if artifact.read_config(run_dir).get("kind") == "vocoder":
+            from ganforge.audio.vocoder import Vocoder
+
+            return Vocoder.load(run_dir, device=device)
         from ganforge.audio.model import AudioGAN
 
         return AudioGAN.load(run_dir, device=device)
+
+    # A vocoder run (kind "vocoder") is a part for spectrogram GANs: evaluate and report measure it; it
+    # has nothing to sample or serve on its own.
+    def sample_cli(self, run: Path, config: dict[str, Any], out: Path, options: dict[str, Any]) -> str:
+        if config.get("kind") == "vocoder":
+            raise self._vocoder_only("ganforge sample")
+        return super().sample_cli(run, config, out, options)
+
+    def evaluate_cli(self, run: Path, config: dict[str, Any], options: dict[str, Any], console: Any,
+                     out_console: Any) -> None:  # fmt: skip
+        if config.get("kind") == "vocoder":
+            from ganforge.audio.evaluate import evaluate_vocoder_cli
+
+            return evaluate_vocoder_cli(run, options, console, out_console)
+        return super().evaluate_cli(run, config, options, console, out_console)
+
+    def summary_facts(self, config: dict[str, Any]) -> dict[str, Any]:
+        if config.get("kind") == "vocoder":
+            recipe = config.get("recipe", {})
+            return {"clips": config.get("data", {}).get("clips"), "sample rate": recipe.get("sample_rate"),
+                    "recipe": f"GAN vocoder, width {recipe.get('width')}"}  # fmt: skip
+        return super().summary_facts(config)
+
+    def report_sections(self, run_dir: Path, config: dict[str, Any], real: Path | None) -> list[Any]:
+        if config.get("kind") == "vocoder":
+            from ganforge.audio.report import vocoder_sections
+
+            return vocoder_sections(config)
+        return super().report_sections(run_dir, config, real)
+
+    def serve_info(self, model: Any) -> dict[str, Any]:
+        from ganforge.audio.vocoder import Vocoder
+
+        if isinstance(model, Vocoder):
+            raise self._vocoder_only("ganforge serve")
+        return super().serve_info(model)
+
+    def _vocoder_only(self, what: str) -> Exception:
+        from ganforge.errors import ConfigError
+
+        return ConfigError(f"{what} is not available for a vocoder run: it turns spectrograms into sound for "
+                           "`ganforge train audio DATA --vocoder RUN`")  # fmt: skip
 
     def marked_runs(self, root: Path) -> dict[str, str]:
         from ganforge.core.config import read_json

@@ -38,7 +38,7 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.0, 0.99)
-    loss: str = "rpgan"  # ns | hinge | rpgan | wgan
+    loss: str = "rpgan"  # ns | hinge | rpgan | wgan | lsgan
     r1_gamma: float = 0.0  # weight of the R1 penalty on reals (the loss adds gamma/2 * R1)
     r2_gamma: float = 0.0  # weight of the R2 penalty on fakes
     reg_interval: int = 1  # lazy regularisation: apply R1/R2 every k D steps, scaled by k
@@ -49,6 +49,9 @@ class TrainConfig:
     ada_interval: int = 4
     ada_kimg: float = 20.0  # p can move by 1.0 within this many thousand images
     grad_clip: float | None = 100.0  # guard against exploding gradients (max global norm)
+    # Steps in which G learns from its own terms alone (a recipe's PairedLoss / GeneratorPenalty) before D
+    # is trained and the adversarial loss joins: reconstruction-first warm-up, as GAN vocoders train.
+    adversarial_start: int = 0
     checkpoint_every: int = 500  # steps between checkpoints (also at the end and on Ctrl-C)
     log_every: int = 10
     max_seconds: float | None = None  # stop (cleanly, with a checkpoint) after this much training time
@@ -64,6 +67,8 @@ class TrainConfig:
             raise ConfigError(f"batch size must be >= 2 (got {self.batch_size})")
         if self.lr_g < 0 or self.lr_d < 0:
             raise ConfigError("learning rates must be >= 0")
+        if self.adversarial_start < 0:
+            raise ConfigError(f"adversarial_start must be >= 0 (got {self.adversarial_start})")
         if self.reg_interval < 1 or self.ada_interval < 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ConfigError("intervals must be >= 1")
         if not 0.0 <= self.augment_p <= 1.0:

@@ -60,6 +60,17 @@ def wgan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+def lsgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN, discriminator side: (D(x) - 1)^2 + D(G(z))^2."""
+    return ((d_real - 1) ** 2 + d_fake**2).mean()
+
+
+def lsgan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN, generator side: (D(G(z)) - 1)^2."""
+    del d_real
+    return ((d_fake - 1) ** 2).mean()
+
+
 @dataclass(frozen=True)
 class AdversarialLoss:
     """A named pair of loss functions; ``needs_real_for_g`` tells the trainer to score reals in G steps."""
@@ -75,6 +86,7 @@ LOSSES: dict[str, AdversarialLoss] = {
     "hinge": AdversarialLoss("hinge", hinge_d_loss, hinge_g_loss),
     "rpgan": AdversarialLoss("rpgan", rpgan_d_loss, rpgan_g_loss, needs_real_for_g=True),
     "wgan": AdversarialLoss("wgan", wgan_d_loss, wgan_g_loss),
+    "lsgan": AdversarialLoss("lsgan", lsgan_d_loss, lsgan_g_loss),
 }
 
 

@@ -45,7 +45,7 @@ class Recipe(Protocol):
         """JSON-ready description, saved in checkpoints and config.json."""
         ...
 
-    # Optional hooks: GeneratorPenalty, PairedLoss below; ReplayDiscriminator on D.
+    # Optional hooks: GeneratorPenalty, PairedLoss below; ReplayDiscriminator and FeatureMatching on D.
 
 
 # ---------------------------------------------------------------------------- optional hooks
@@ -92,6 +92,19 @@ class PairedLoss(Protocol):
     def paired_loss(
         self, generator: nn.Module, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None
     ) -> dict[str, torch.Tensor]: ...
+
+
+@runtime_checkable
+class FeatureMatching(Protocol):
+    """A discriminator that also returns its inner activations, so the generator's loss gains
+    ``feature_matching_weight`` x the sum over feature maps of the mean L1 distance between those of its
+    fakes and of the real batch (logged as ``fm``), as GAN vocoders train."""
+
+    feature_matching_weight: float
+
+    def features(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(logits, activations)``: what ``forward`` returns and the feature maps it passed through."""
+        ...
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "vector": "ganforge.vectors.wing",
     "series": "ganforge.timeseries.wing",
     "audio": "ganforge.audio.wing",
+    "vocoder": "ganforge.audio.wing",
 }
 
 

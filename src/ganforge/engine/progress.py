@@ -65,9 +65,10 @@ class ProgressCallback(Callback):
                 highlight=False,
             )
             return
-        if "loss_d" not in record:
+        if "loss_g" not in record:
             return
-        info = f"step {trainer.step}  {record.get('examples_per_s', 0):.0f} {self.unit}/s  D {record.get('loss_d', 0):.3f}  G {record.get('loss_g', 0):.3f}"
+        d = f"  D {record['loss_d']:.3f}" if "loss_d" in record else "  D waits"  # the warm-up: G alone
+        info = f"step {trainer.step}  {record.get('examples_per_s', 0):.0f} {self.unit}/s{d}  G {record['loss_g']:.3f}"
         if trainer.config.ada_target is not None:
             info += f"  p {trainer.augment_p:.2f}"
         if "fast_fid" in record:

@@ -32,6 +32,7 @@ from ganforge.core.io import atomic_write_text
 from ganforge.core.losses import get_loss
 from ganforge.core.protocols import (
     BatchSource,
+    FeatureMatching,
     GeneratorPenalty,
     PairedLoss,
     PerRankSource,
@@ -119,6 +120,10 @@ class Trainer:
         distributed.check_batch(config.batch_size)
         self.world = distributed.init(self.device)
         self.loss = get_loss(config.loss)
+        if config.adversarial_start and not isinstance(recipe, (PairedLoss, GeneratorPenalty)):
+            raise ConfigError(
+                "adversarial_start needs a recipe with terms of its own for the generator to learn"
+            )
         self.amp = config.precision == "bf16"
 
         torch.manual_seed(config.seed)  # network initialisation (the same on every rank)
@@ -257,18 +262,42 @@ class Trainer:
         finally:
             self.D.requires_grad_(True)
 
+    @property
+    def adversarial(self) -> bool:
+        """False during the warm-up in which G learns from its own terms alone (``adversarial_start``)."""
+        return self.step >= self.config.adversarial_start
+
     def _g_update(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
         fake = self._fake(real.shape[0], c, G=self.G_train)
+        stats: dict[str, float] = {}
+        if not self.adversarial:
+            return self._g_apply(fake.new_zeros(()), fake, real, c, stats)
         fake_aug = self._augment(fake)
+        fm = None
         with self._autocast():
-            d_fake = self.D(fake_aug, c).float()
+            if isinstance(self.D, FeatureMatching):  # D's activations on fakes pulled toward those on reals
+                d_fake, feats_fake = self.D.features(fake_aug, c)
+                with torch.no_grad():
+                    _, feats_real = self.D.features(self._augment(real), c)
+                fm = sum((f - r).abs().float().mean() for f, r in zip(feats_fake, feats_real, strict=True))
+                fm = fm * self.D.feature_matching_weight
+            else:
+                d_fake = self.D(fake_aug, c)
+        d_fake = d_fake.float()
         if self.loss.needs_real_for_g:
             with torch.no_grad(), self._autocast():
                 d_real = self.D(self._augment(real), c).float()
         else:
             d_real = torch.zeros_like(d_fake)
         loss = self.loss.g_loss(d_real, d_fake)
-        stats: dict[str, float] = {}
+        if fm is not None:
+            stats["fm"] = float(fm.detach())
+            loss = loss + fm
+        return self._g_apply(loss, fake, real, c, stats)
+
+    def _g_apply(self, loss: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None,
+                 stats: dict[str, float]) -> dict[str, float]:  # fmt: skip
+        """Add the recipe's own terms to G's adversarial ``loss`` and take G's optimiser step."""
         extra = self.recipe.generator_penalty(fake, c) if isinstance(self.recipe, GeneratorPenalty) else None
         if extra is not None:  # a recipe's own term, e.g. "generate the asked-for category"
             stats["penalty_g"] = float(extra.detach())
@@ -296,7 +325,7 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One D update and one G update; returns the step's figures."""
         real, c = self._real_batch()
-        stats = self._d_step(real, c)
+        stats = self._d_step(real, c) if self.adversarial else {}
         stats.update(self._g_step(real, c))
         stats = distributed.mean_stats(stats, self.device)  # every rank logs and judges the same figures
         n = self.config.batch_size  # the global batch
