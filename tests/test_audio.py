@@ -162,3 +162,27 @@ def test_bad_input_is_refused_in_one_line(tmp_path):
         gan.fit(clips[:, :100])
     with pytest.raises(DataError, match="NaN"):
         gan.fit(np.full((4, LENGTH), np.nan, np.float32))
+
+
+def varied(n: int, seed: int) -> np.ndarray:
+    """Tones of any pitch (200..3,500 Hz), each sounding for a random stretch of the clip."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(LENGTH) / SR
+    f = rng.uniform(200, 3500, n)[:, None]
+    start = rng.uniform(0, 0.3, n)[:, None]
+    on = (t[None] >= start) & (t[None] < start + rng.uniform(0.1, 0.2, n)[:, None])
+    return (0.5 * np.sin(2 * np.pi * f * t[None]) * on).astype(np.float32)
+
+
+@pytest.mark.parametrize("arch", ["spec", "wave"])
+def test_the_health_probe_tells_a_collapsed_generator_from_varied_sound(arch):
+    from ganforge.audio.probe import AUDIO_COLLAPSE, audio_features, audio_probe
+    from ganforge.audio.recipe import AudioRecipe
+    from ganforge.engine.health import coverage
+
+    recipe = AudioRecipe(arch=arch, sample_rate=SR, length=LENGTH)
+    _, real = audio_probe(recipe, recipe.encode(varied(600, seed=0)), 0)
+    other = audio_features(recipe, recipe.encode(varied(256, seed=1)))
+    few = audio_features(recipe, recipe.encode(varied(3, seed=2)[np.arange(256) % 3]))
+    assert coverage(real, other) > 0.5  # other clips of the same kind cover the real ones
+    assert coverage(real, few) < AUDIO_COLLAPSE["collapse_coverage"]  # three sounds do not

@@ -188,10 +188,18 @@ def test_max_files_reads_a_stable_subset_with_every_class(tmp_path):
 
 
 def test_unusable_folders_raise_one_line(tmp_path):
+    video = Path(__file__).parent / "fixtures" / "tiny_video.mp4"  # a real MP4 (MPEG-4 video, AAC sound)
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "video.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    shutil.copy(video, empty / "video.mp4")
     assert "video.mp4" in single_line_error(load_folder, empty, SR, SR, match="no audio files")
+    renamed = tmp_path / "renamed"  # the same video named as a sound file: skipped, then refused
+    renamed.mkdir()
+    shutil.copy(video, renamed / "clip.wav")
+    assert "clip.wav" in single_line_error(load_folder, renamed, SR, SR, match="no usable audio")
+    write(renamed / "tone.wav", sine(0.2, SR, 300))
+    kept = load_folder(renamed, SR, SR)
+    assert len(kept) == 1 and len(kept.skipped) == 1 and kept.skipped[0].startswith("clip.wav: ")
 
     bad = tmp_path / "bad"
     write(bad / "silent.wav", np.zeros(100))

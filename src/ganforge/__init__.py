@@ -18,6 +18,7 @@ _PUBLIC = {
     "TableGAN": "ganforge.tables.model",
     "SeriesGAN": "ganforge.timeseries.model",
     "AudioGAN": "ganforge.audio.model",
+    "Vocoder": "ganforge.audio.vocoder",
     "export_onnx": "ganforge.images.export",
     "OnnxGenerator": "ganforge.images.export",
 }

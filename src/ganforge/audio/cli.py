@@ -11,11 +11,13 @@ from ganforge.engine.cli import (
     CheckpointEveryOpt,
     DeviceOpt,
     MinutesOpt,
+    OnProblemOpt,
     OutOpt,
     ResumeOpt,
     SeedOpt,
     at_least,
     check_fits,
+    check_on_problem,
     check_seed,
     console,
     finish_training,
@@ -55,6 +57,7 @@ def train_audio(
             "(spec only; the run keeps a copy). With --resume it replaces the run's own."
         ),
     ] = None,
+    on_problem: OnProblemOpt = "recover",
 ) -> None:
     """Train a GAN on sound clips; Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.core.extras import require
@@ -92,7 +95,7 @@ def train_audio(
     if vocoder is not None:
         gan.set_vocoder(vocoder)
     header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
-    gan.fit(data, out=run_dir, resume=resume is not None,
+    gan.fit(data, out=run_dir, resume=resume is not None, health=check_on_problem(on_problem),
             callbacks=progress_callbacks(ProgressCallback(console, unit="clips", header=header)))  # fmt: skip
     m = gan.metrics
     finish_training("audio", data, run_dir, f"{m['steps']} steps, {m['clips_seen']:,} clips", m, where="",
@@ -107,13 +110,17 @@ def train_vocoder(
     resume: ResumeOpt = None,
     sample_rate: Annotated[int, typer.Option(help="Samples per second: the spectrogram GAN's.")] = 16000,
     seconds: Annotated[float, typer.Option(help="Clips are cut or padded to this length.")] = 1.0,
-    steps: Annotated[int | None, typer.Option(help="Generator updates (default 2,000).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Generator updates (default 6,000).")] = None,
     minutes: MinutesOpt = None,
+    warmup_steps: Annotated[
+        int, typer.Option(help="Steps on the mel loss alone before the discriminators join.")
+    ] = 4000,
     batch: Annotated[int, typer.Option(help="Segments (a quarter second each) per batch.")] = 16,
     width: Annotated[int, typer.Option(help="The generator's first channel count (>= 8).")] = 64,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
+    on_problem: OnProblemOpt = "recover",
 ) -> None:
     """Train a GAN vocoder (log-mel spectrogram -> sound) on real clips, for `train audio --vocoder`."""
     from ganforge.core.extras import require
@@ -127,6 +134,7 @@ def train_vocoder(
     positive("--minutes", minutes)
     at_least("--batch", batch, 2)
     at_least("--width", width, 8)
+    at_least("--warmup-steps", warmup_steps, 0)
     at_least("--checkpoint-every", checkpoint_every, 1)
     check_seed(seed)
     if not 0.25 <= seconds <= 10:
@@ -138,9 +146,10 @@ def train_vocoder(
         voc = Vocoder.resume(resume, steps=steps, device=device, minutes=minutes)
     else:
         voc = Vocoder(sample_rate=sample_rate, seconds=seconds, steps=steps, minutes=minutes, batch_size=batch,
-                      width=width, seed=seed, device=device, checkpoint_every=checkpoint_every)  # fmt: skip
+                      width=width, seed=seed, device=device, checkpoint_every=checkpoint_every,
+                      warmup_steps=warmup_steps)  # fmt: skip
     header = (f"[bold]ganforge[/] training a vocoder on [cyan]{data}[/] -> {run_dir}",)
-    voc.fit(data, out=run_dir, resume=resume is not None,
+    voc.fit(data, out=run_dir, resume=resume is not None, health=check_on_problem(on_problem),
             callbacks=progress_callbacks(ProgressCallback(console, unit="segments", header=header)))  # fmt: skip
     m = voc.metrics
     finish_training("vocoder", data, run_dir, f"{m['steps']} steps, {m['segments_seen']:,} segments", m,
@@ -155,8 +164,7 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
     from ganforge.audio.writer import write_clips
     from ganforge.engine.model import load
 
-    for flag, given in (("--grid", options.get("grid")), ("--condition", bool(options.get("condition"))),
-                        ("--engine onnx", options.get("engine", "torch") != "torch")):  # fmt: skip
+    for flag, given in (("--grid", options.get("grid")), ("--condition", bool(options.get("condition")))):
         if given:
             raise GanforgeError(f"{flag} is not an option of audio models")
     out = Path(out)
@@ -164,7 +172,12 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
 
     if out.suffix.lower() in AUDIO_SUFFIXES or (out.exists() and not out.is_dir()):
         raise GanforgeError(f"--out is a folder for audio models (got the file name {out.name!r})")
-    model = load(run, device=options["device"])
+    if options.get("engine", "torch") == "onnx":  # ONNX Runtime (RUN/model.onnx exported when needed)
+        from ganforge.audio.export import onnx_for_run
+
+        model = onnx_for_run(run, options.get("onnx"))
+    else:
+        model = load(run, device=options["device"])
     n = options.get("n") or 16
     sr = model.recipe.sample_rate
     check_fits(f"{n:,} clips held at once", n * model.recipe.net_length * 4 * 4)

@@ -128,9 +128,12 @@ class AudioGAN(GANModel):
         resume: bool = False,
         callbacks: list[Callback] | None = None,
         labels: np.ndarray | None = None,
+        health: str = "recover",
     ) -> AudioGAN:
         """Train on a folder of audio files (class sub-folders become labels), the built-in
-        ``spoken-digits``, loaded ``AudioData`` or an array of clips (n, samples) with optional ``labels``."""
+        ``spoken-digits``, loaded ``AudioData`` or an array of clips (n, samples) with optional ``labels``.
+        ``health``: what the training-health monitor does about divergence, an overpowering discriminator,
+        mode collapse or NaNs — "recover" (roll back and apply a remedy), "stop", "warn" or "off"."""
         audio = self._read(data, labels)
         if len(audio.clips) < 2:
             raise DataError(f"need at least 2 clips to learn from (got {len(audio.clips)})")
@@ -154,11 +157,18 @@ class AudioGAN(GANModel):
                 probe = audio.clips[:: max(1, len(audio.clips) // 256)]
                 r.log_high = float(r.mel.log_mel(probe).max()) + 0.5
         source = ClipSource(r.encode(audio.clips), use_labels)
+        cbs = list(callbacks or [])
+        if health != "off":
+            from ganforge.audio.probe import AUDIO_COLLAPSE, audio_probe
+            from ganforge.engine.health import HealthConfig, HealthMonitor
+
+            probe = audio_probe(r, source.x, r.num_classes)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **AUDIO_COLLAPSE), *probe))
         self.data_info = {"source": source_name(data),
                           "clips": len(audio.clips), "classes": r.num_classes, "sample_rate": r.sample_rate,
                           "seconds": r.length / r.sample_rate, "skipped": len(audio.skipped),
                           "fingerprint": fp}  # fmt: skip
-        trainer = self.start_training(r, source, run_dir, list(callbacks or []), resume)
+        trainer = self.start_training(r, source, run_dir, cbs, resume)
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, clips_seen=result.examples_seen)
         if run_dir is not None:

@@ -157,9 +157,13 @@ class Vocoder(GANModel):
         n_mels: int = 64,
         hop: int = 256,
         n_fft: int = 1024,
+        warmup_steps: int | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
     ) -> None:
-        """Give ``steps`` or ``minutes`` (or neither: 2,000 steps); ``sample_rate``, ``n_mels``, ``hop``
-        and ``n_fft`` must be the spectrogram GAN's (its defaults are these)."""
+        """Give ``steps`` or ``minutes`` (or neither: 6,000 steps); ``sample_rate``, ``n_mels``, ``hop``
+        and ``n_fft`` must be the spectrogram GAN's (its defaults are these). ``warmup_steps`` (default
+        4,000) train the generator on the mel loss alone before the discriminators join."""
         from ganforge.audio.watermark import MAX_RATE, MIN_RATE
 
         if not MIN_RATE <= sample_rate <= MAX_RATE:
@@ -168,10 +172,14 @@ class Vocoder(GANModel):
             raise ConfigError(f"seconds must be within 0.25..10 (got {seconds:g})")
         if steps is not None and steps < 1:
             raise ConfigError(f"steps must be >= 1 (got {steps})")
-        total = steps if steps is not None else (10**9 if minutes else 2000)
+        if warmup_steps is not None and warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be >= 0 (got {warmup_steps})")
+        total = steps if steps is not None else (10**9 if minutes else 6000)
+        chosen = {"lr_g": lr_g, "lr_d": lr_d, "adversarial_start": warmup_steps}
+        settings = VOCODER_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
         self.train_config = from_dict(
             TrainConfig,
-            {**VOCODER_TRAIN_DEFAULTS, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
+            {**settings, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
              "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
              "log_every": log_every},
             what="training",
@@ -205,9 +213,11 @@ class Vocoder(GANModel):
         out: str | Path | None = None,
         resume: bool = False,
         callbacks: list[Callback] | None = None,
+        health: str = "recover",
     ) -> Vocoder:
         """Train on real clips: a folder of audio files, the built-in ``spoken-digits``, ``AudioData`` or an
-        array (n, samples) at ``sample_rate``."""
+        array (n, samples) at ``sample_rate``. ``health`` (recover | stop | warn | off): what the
+        training-health monitor does about NaNs, divergence or discriminators that win outright."""
         clips = self._read(data)
         if len(clips) < 2:
             raise DataError(f"need at least 2 clips to learn from (got {len(clips)})")
@@ -222,7 +232,12 @@ class Vocoder(GANModel):
         source = SegmentSource(r, clips)
         self.data_info = {"source": source_name(data), "clips": len(clips), "sample_rate": r.sample_rate,
                           "seconds": clips.shape[1] / r.sample_rate, "fingerprint": fp}  # fmt: skip
-        trainer = self.start_training(r, source, run_dir, list(callbacks or []), resume)
+        cbs = list(callbacks or [])
+        if health != "off":  # (no collapse check: the spectrogram decides what the vocoder says)
+            from ganforge.engine.health import HealthConfig, HealthMonitor
+
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
+        trainer = self.start_training(r, source, run_dir, cbs, resume)
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, segments_seen=result.examples_seen)
         if run_dir is not None:
@@ -232,7 +247,7 @@ class Vocoder(GANModel):
     # ------------------------------------------------------------------ use
     @torch.no_grad()
     def vocode(
-        self, log_mel: torch.Tensor | np.ndarray, length: int | None = None, batch: int = 64
+        self, log_mel: torch.Tensor | np.ndarray, length: int | None = None, batch: int = 16
     ) -> np.ndarray:
         """Log-mel spectrograms (n, n_mels, frames) -> clips (n, length or frames x hop) float32 in [-1, 1]."""
         if self.G_ema is None:

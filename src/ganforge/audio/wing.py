@@ -63,6 +63,20 @@ class AudioWing(Wing):
             raise self._vocoder_only("ganforge serve")
         return super().serve_info(model)
 
+    def export_onnx(self, run: Path, path: Path | None) -> str:
+        from ganforge.engine import artifact
+
+        if artifact.read_config(run).get("kind") == "vocoder":
+            raise self._vocoder_only("ONNX export")
+        from ganforge.audio.export import OnnxAudio, export_audio
+
+        out = export_audio(run, path)
+        r = OnnxAudio(out).recipe
+        classes = f"{r.num_classes} classes (input c: int64 [batch])" if r.num_classes else "unconditional"
+        sound = "spectrogram GAN + GAN vocoder" if r.arch == "spec" else "waveform GAN"
+        return (f"wrote {out}: z float32 [batch, {r.z_dim}] -> clips float32 [batch, {r.length}] in [-1, 1] at "
+                f"{r.sample_rate} Hz ({sound}); {classes}; checked with ONNX Runtime")  # fmt: skip
+
     def _vocoder_only(self, what: str) -> Exception:
         from ganforge.errors import ConfigError
 

@@ -63,7 +63,8 @@ def sample(
         bool, typer.Option(help="Images: invisible watermark + synthetic label (docs/responsible-use.md).")
     ] = True,
     engine: Annotated[
-        str, typer.Option(help="Images: torch | onnx (ONNX Runtime; exports RUN/model.onnx if needed).")
+        str,
+        typer.Option(help="Images and audio: torch | onnx (ONNX Runtime; exports RUN/model.onnx if needed)."),
     ] = "torch",
     onnx: Annotated[Path | None, typer.Option(help="With --engine onnx: this ONNX file.")] = None,
     shards: Annotated[

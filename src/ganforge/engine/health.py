@@ -93,10 +93,13 @@ class HealthMonitor(Callback):
         self._take_snapshot(trainer)
 
     def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
-        loss_d = stats.get("loss_d", 1.0)
-        # D's loss near zero: it tells every real from every fake (bounded losses: ns, hinge, rpgan)
-        perfect = 1.0 if trainer.config.loss != "wgan" and 0 <= loss_d < self.config.overpower_loss else 0.0
-        self._window.append((stats.get("grad_d", 0.0), abs(loss_d), perfect))
+        if "loss_d" in stats:  # (no D figures while D waits for the warm-up to end: nothing to judge)
+            loss_d = stats["loss_d"]
+            # D's loss near zero: it tells every real from every fake (bounded losses: ns, hinge, rpgan)
+            perfect = (
+                1.0 if trainer.config.loss != "wgan" and 0 <= loss_d < self.config.overpower_loss else 0.0
+            )
+            self._window.append((stats.get("grad_d", 0.0), abs(loss_d), perfect))
         if trainer.step % self.config.every == 0:
             problem = self._diagnose(trainer)
             if problem is None:

@@ -17,8 +17,6 @@ categories) lives in Python around the network, so an ONNX file alone would not 
 from __future__ import annotations
 
 import json
-import logging
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,15 +29,11 @@ from ganforge._version import __version__
 from ganforge.core.config import from_dict
 from ganforge.core.io import atomic_file
 from ganforge.engine import artifact
-from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.engine.onnx_export import ExportError, trace
+from ganforge.errors import CheckpointError, ConfigError
 
 ONNX_FILE = "model.onnx"
-OPSET = 20
 CHECK_TOLERANCE = 1e-4  # max |onnx - torch| on raw generator outputs accepted at export time
-
-
-class ExportError(GanforgeError):
-    """A model cannot be exported to ONNX, or the exported file does not match PyTorch."""
 
 
 class _Generator(nn.Module):
@@ -101,7 +95,7 @@ def export_generator(
     rc = recipe_config
     conditional = rc.num_classes > 0
     module = _Generator(generator, conditional).eval()
-    proto = _trace(module, rc.z_dim, rc.num_classes)
+    proto = trace(module, rc.z_dim, rc.num_classes, output="images")
     props = {
         "ganforge.model_id": model_id,
         "ganforge.resolution": str(rc.resolution),
@@ -126,29 +120,6 @@ def export_generator(
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
     return path
-
-
-def _trace(module: nn.Module, z_dim: int, num_classes: int) -> Any:
-    """The ONNX ModelProto of ``module`` with a dynamic batch axis on every input and the output."""
-    batch = torch.export.Dim("batch", min=1)
-    z = torch.randn(2, z_dim)  # 2, not 1: an example batch of 1 would be specialised to a constant
-    args: tuple[torch.Tensor, ...] = (z, torch.zeros(2, dtype=torch.long)) if num_classes else (z,)
-    names = ["z", "c"][: len(args)]
-    onnx_log = logging.getLogger("torch.onnx")
-    level = onnx_log.level
-    onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed" notes are noise here
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                module, args, input_names=names, output_names=["images"], opset_version=OPSET,
-                dynamic_shapes={name: {0: batch} for name in names}, dynamo=True, verbose=False,
-            )  # fmt: skip
-    except Exception as e:  # the exporter raises many types; report one line
-        raise ExportError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from e
-    finally:
-        onnx_log.setLevel(level)
-    return program.model_proto
 
 
 def _compare(module: nn.Module, onnx_gen: OnnxGenerator, z_dim: int, num_classes: int) -> None:
