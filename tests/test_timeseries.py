@@ -121,7 +121,10 @@ BAD = [
      "duplicate timestamps"),
     ("one-step ids", pd.DataFrame({"id": range(50), "x": np.arange(50.0)}), {"id": "id"}, "1 step, fewer than"),
     ("all-NaN", pd.DataFrame({"x": np.arange(50.0), "y": [np.nan] * 50}), {}, "'y' has no values"),
-    ("text feature", pd.DataFrame({"x": np.arange(50.0), "y": ["a"] * 50}), {}, "'y' is not numeric"),
+    ("identifier-like text", pd.DataFrame({"x": np.arange(150.0), "y": [f"u{i}" for i in range(150)]}), {},
+     "'y' has 150 different values; a categorical feature may have at most 100"),
+    ("only attributes", pd.DataFrame({"id": np.repeat([1, 2], 30), "x": np.repeat([1.0, 2.0], 30)}), {"id": "id"},
+     "no feature changes within a series"),
     ("no such column", pd.DataFrame({"x": np.arange(50.0)}), {"time": "when"}, "--time 'when' is not a column"),
 ]  # fmt: skip
 
@@ -144,3 +147,51 @@ def test_bad_settings_and_the_cli_one_line(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 1 and lines == ["error: the series has 10 steps, fewer than the window of 24; "
                                               "give a smaller --window"], proc.stderr  # fmt: skip
+
+
+def shops(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A panel of ``n`` series of 20-40 steps: a static "kind" (fast: period 4 around level 0, slow:
+    period 12 around level 4) and "size" (the amplitude, 1-3) per series, a value x and a categorical
+    "state" (high in the upper half of the wave)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(n):
+        kind, size, length = rng.choice(["fast", "slow"]), int(rng.integers(1, 4)), int(rng.integers(20, 41))
+        t = np.arange(length)
+        wave = (
+            size * (np.sin(2 * np.pi * t / (4 if kind == "fast" else 12) + rng.uniform(0, 2 * np.pi)) + 1) / 2
+        )
+        parts.append(pd.DataFrame({"shop": f"s{i}", "t": t, "kind": kind, "size": size,
+                                   "x": wave + (0 if kind == "fast" else 4),
+                                   "state": np.where(wave > size / 2, "high", "low")}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_panel_keeps_its_attributes_categories_and_lengths(tmp_path):
+    df = shops()
+    gan = SeriesGAN(steps=600, **dict(FAST, window=12, hidden=48)).fit(
+        df, out=tmp_path / "run", time="t", id="shop"
+    )
+    codec = gan.codec
+    assert codec.static == ["kind", "size"] and codec.categorical == ["state"] and codec.features == ["x"]
+    out = load(tmp_path / "run").sample(300, seed=3)
+    # lengths: drawn from the panel's own
+    lengths = out.groupby("shop").size()
+    assert set(lengths) <= set(df.groupby("shop").size()) and lengths.min() < 26 and lengths.max() > 34
+    # attributes: constant within each sequence, with both kinds and every size, in the data's mix
+    per = out.groupby("shop")[["kind", "size"]].nunique()
+    assert (per == 1).all().all()
+    first = out.groupby("shop")[["kind", "size"]].first()
+    assert set(first["kind"]) == {"fast", "slow"} and set(first["size"]) == {1, 2, 3}
+    assert 0.25 < (first["kind"] == "fast").mean() < 0.75
+    # the categorical feature follows the values as in the data (high in the upper half of the wave)
+    wave = out["x"] - np.where(out["kind"] == "fast", 0, 4)
+    agree = (out["state"] == np.where(wave > out["size"] / 2, "high", "low")).mean()
+    assert agree > 0.8, agree
+    # a fixed attribute drives the series: fast sequences stay in their range (0-3), slow ones in theirs (4-7)
+    low = {k: (gan.sample(100, seed=4, conditions={"kind": k})["x"] < 3.5).mean() for k in ("fast", "slow")}
+    assert low["fast"] > 0.75 and low["slow"] < 0.25, low  # ignoring the condition gives about 0.5 both
+    with pytest.raises(DataError, match="'x' changes within a series; static attributes: kind, size"):
+        gan.sample(2, conditions={"x": 1.0})
+    with pytest.raises(DataError, match="not one of its values"):
+        gan.sample(2, conditions={"kind": "medium"})

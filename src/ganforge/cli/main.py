@@ -54,7 +54,11 @@ def sample(
     ] = None,
     condition: Annotated[
         list[str] | None,
-        typer.Option("--condition", "-c", help="Tables: COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable)."),
+        typer.Option(
+            "--condition",
+            "-c",
+            help="Tables: COLUMN=VALUE or COLUMN=LOW..HIGH; time series: ATTRIBUTE=VALUE (repeatable).",
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same output).")] = None,
     grid: Annotated[bool, typer.Option(help="Write one grid image instead of separate files.")] = False,

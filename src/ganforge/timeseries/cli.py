@@ -80,16 +80,18 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
     from ganforge.engine.model import load
 
     for flag, given in (("--class", options.get("klass") is not None), ("--grid", options.get("grid")),
-                        ("--condition", bool(options.get("condition"))),
                         ("--engine onnx", options.get("engine", "torch") != "torch")):  # fmt: skip
         if given:
             raise GanforgeError(f"{flag} is not an option of time-series models")
     suffix = Path(out).suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise GanforgeError(f"--out must end in .csv or .parquet (got {Path(out).name!r})")
+    from ganforge.engine.cli import parse_conditions
+
+    conditions = parse_conditions(options.get("condition") or [])
     model = load(run, device=options["device"])
     n = options.get("n") or 100
-    frame = model.sample(n, length=options.get("length"), seed=options.get("seed"))
+    frame = model.sample(n, length=options.get("length"), seed=options.get("seed"), conditions=conditions)
     from ganforge.core.io import atomic_file
 
     with atomic_file(Path(out)) as tmp:
@@ -97,12 +99,16 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
-    length = options.get("length") or model.recipe.window
+    from ganforge.timeseries.data import SEQUENCE
+
+    sizes = frame.groupby(model.codec.id or SEQUENCE, sort=False).size()
+    length = int(sizes.max())
     from ganforge.safety.provenance import write_sidecar
 
     write_sidecar(out, model, "time-series GAN", {"sequences": n, "length": length, "rows": len(frame),
-                                                  "seed": options.get("seed")})  # fmt: skip
-    return f"wrote {n:,} synthetic sequences of {length:,} steps ({len(frame):,} rows) to {out}"
+                                                  "seed": options.get("seed"), "conditions": conditions})  # fmt: skip
+    steps = f"{length:,} steps" if sizes.min() == length else f"{sizes.min():,}-{length:,} steps"
+    return f"wrote {n:,} synthetic sequences of {steps} ({len(frame):,} rows) to {out}"
 
 
 def register(app: typer.Typer, train_app: typer.Typer) -> None:

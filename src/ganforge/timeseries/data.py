@@ -65,7 +65,13 @@ def read_series(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str
 
 @dataclass
 class SeriesCodec:
-    """What turns rows into scaled channels and back; saved in config.json."""
+    """What turns rows into scaled channels and back; saved in config.json.
+
+    Channels, in order: the numeric features scaled to [0, 1]; one missing-value indicator per numeric
+    feature with gaps; one-hot groups of the categorical features; then the static attributes (panels
+    only: columns whose value never changes within a series), constant over time: numeric ones scaled,
+    categorical ones one-hot. A numeric column equal to an earlier one in every row is learned once and
+    copied back on decoding (``copies``)."""
 
     features: list[str]
     low: list[float]
@@ -80,10 +86,37 @@ class SeriesCodec:
     id_kind: str = "number"  # the input's ids were "number" or "text"
     window: int = 24
     columns: list[str] = field(default_factory=list)  # the input's column order
+    categorical: list[str] = field(default_factory=list)  # time-varying categorical features
+    static: list[str] = field(default_factory=list)  # per-series attributes (panels)
+    levels: dict[str, list[Any]] = field(default_factory=dict)  # the categories of every categorical column
+    bounds: dict[str, list[Any]] = field(default_factory=dict)  # numeric static: [low, high, integer]
+    copies: dict[str, str] = field(default_factory=dict)  # column -> the earlier column it always equals
+    lengths: list[int] = field(default_factory=list)  # steps per series of a panel (up to 10,000 kept)
 
     @property
     def channels(self) -> int:
-        return len(self.features) + sum(self.missing)
+        return self.varying_channels + self.static_channels
+
+    @property
+    def varying_channels(self) -> int:
+        return len(self.features) + sum(self.missing) + sum(len(self.levels[c]) for c in self.categorical)
+
+    @property
+    def static_channels(self) -> int:
+        return sum(len(self.levels[c]) if c in self.levels else 1 for c in self.static)
+
+    def groups(self) -> list[list[int]]:
+        """[start, size] of every one-hot group among the channels."""
+        out, at = [], len(self.features) + sum(self.missing)
+        for c in self.categorical:
+            out.append([at, len(self.levels[c])])
+            at += len(self.levels[c])
+        for c in self.static:
+            size = len(self.levels[c]) if c in self.levels else 1
+            if c in self.levels:
+                out.append([at, size])
+            at += size
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,44 +134,75 @@ class SeriesCodec:
                 )
         if time is not None and time == id:
             raise DataError(f"--time and --id name the same column {time!r}")
-        features = [c for c in frame.columns if c not in (time, id)]
-        if not features:
+        names = [c for c in frame.columns if c not in (time, id)]
+        if not names:
             raise DataError("no feature column to learn besides the time and id columns")
-        text = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool]
-        if text:
-            raise DataError(
-                f"column {text[0]!r} is not numeric; time-series features must be numbers (give it as --id "
-                "or --time, or drop it)"
-            )
         if id is None and len(frame) < window:
             n = len(frame)
             raise DataError(
                 f"the series has {n} step{'s' if n != 1 else ''}, fewer than the window of {window}; "
                 "give a smaller --window"
             )
-        values = frame[features].to_numpy(dtype=np.float64)
+        static = _static_columns(frame, names, id)
+        numeric = [c for c in names if _is_number(frame[c])]
+        categorical = [c for c in names if c not in numeric]
+        levels = {}
+        for c in categorical:
+            found = pd.unique(frame[c])
+            if len(found) > MAX_LEVELS:
+                raise DataError(
+                    f"column {c!r} has {len(found):,} different values; a categorical feature may have at most "
+                    f"{MAX_LEVELS} (if it names the series, give it as --id; else drop it)"
+                )
+            levels[str(c)] = sorted((_plain(v) for v in found), key=lambda v: (v is None, str(v)))
+        values = frame[numeric].to_numpy(dtype=np.float64)
         if not np.isfinite(values[~np.isnan(values)]).all():
-            bad = features[int(np.argwhere(np.isinf(values))[0][1])]
+            bad = numeric[int(np.argwhere(np.isinf(values))[0][1])]
             raise DataError(f"column {bad!r} holds infinite values")
-        empty = [c for c, all_nan in zip(features, np.isnan(values).all(axis=0), strict=True) if all_nan]
+        empty = [c for c, all_nan in zip(numeric, np.isnan(values).all(axis=0), strict=True) if all_nan]
         if empty:
             raise DataError(f"column {empty[0]!r} has no values (all missing); drop it")
         low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-        if (low == high).all():
+        varying = [c for c in names if c not in static]
+        if not varying:
+            raise DataError("no feature changes within a series: there are no dynamics to learn")
+        vary_num = [j for j, c in enumerate(numeric) if c not in static]
+        if all(low[j] == high[j] for j in vary_num) and all(
+            len(levels[str(c)]) < 2 for c in categorical if c not in static
+        ):
             raise DataError("every feature is constant: there are no dynamics to learn")
+        copies = _copies(frame, [numeric[j] for j in vary_num])
+        keep = [j for j in vary_num if numeric[j] not in copies]
         codec = cls(
-            features=[str(c) for c in features],
-            low=low.tolist(),
-            high=high.tolist(),
-            missing=np.isnan(values).any(axis=0).tolist(),
-            integer=[pd.api.types.is_integer_dtype(frame[c]) for c in features],
+            features=[str(numeric[j]) for j in keep],
+            low=[float(low[j]) for j in keep],
+            high=[float(high[j]) for j in keep],
+            missing=[bool(np.isnan(values[:, j]).any()) for j in keep],
+            integer=[pd.api.types.is_integer_dtype(frame[numeric[j]]) for j in keep],
             time=time,
             id=id,
             window=window,
             columns=[str(c) for c in frame.columns],
+            categorical=[str(c) for c in categorical if c not in static],
+            static=[str(c) for c in static],
+            levels=levels,
+            bounds={
+                str(c): [
+                    float(low[numeric.index(c)]),
+                    float(high[numeric.index(c)]),
+                    bool(pd.api.types.is_integer_dtype(frame[c])),
+                ]
+                for c in static
+                if c in numeric
+            },  # fmt: skip
+            copies=copies,
         )
         if id is not None:
             codec.id_kind = "number" if pd.api.types.is_numeric_dtype(frame[id]) else "text"
+            sizes = frame.groupby(id, sort=False).size().to_numpy()
+            if len(sizes) > MAX_LENGTHS:
+                sizes = np.random.default_rng(0).choice(sizes, MAX_LENGTHS, replace=False)
+            codec.lengths = [int(s) for s in sizes]
         if time is not None:
             codec._fit_time(frame)
         return codec
@@ -176,20 +240,32 @@ class SeriesCodec:
         self.time_last = float(t.max())
 
     # ------------------------------------------------------------------ encode
-    def sequences(self, frame: pd.DataFrame) -> list[np.ndarray]:
-        """The frame's series (one per id, in order of appearance), each (steps, channels) float32 scaled
-        to [0, 1] with indicator channels; a series shorter than the window is refused."""
-        missing_cols = [c for c in self.features if c not in frame.columns]
+    def rows(self, frame: pd.DataFrame) -> np.ndarray:
+        """Every row's channels (rows, channels) float32: scaled numbers, missing-value indicators, one-hot
+        categories, then the static attributes."""
+        wanted = self.features + self.categorical + self.static
+        missing_cols = [c for c in wanted if c not in frame.columns]
         if missing_cols:
             raise DataError(f"the data lacks the column {missing_cols[0]!r} the model was trained on")
         values = frame[self.features].to_numpy(dtype=np.float64)
-        span = np.where(
-            np.array(self.high) > np.array(self.low), np.array(self.high) - np.array(self.low), 1.0
-        )
-        scaled = np.clip((values - np.array(self.low)) / span, 0.0, 1.0)
+        scaled = np.clip((values - np.array(self.low)) / _span(self.low, self.high), 0.0, 1.0)
         nan = np.isnan(scaled)
         scaled[nan] = 0.0
-        x = np.concatenate([scaled, nan[:, np.array(self.missing, dtype=bool)]], axis=1).astype(np.float32)
+        parts = [scaled, nan[:, np.array(self.missing, dtype=bool)]]
+        parts += [_one_hot(frame[c], self.levels[c], c) for c in self.categorical]
+        for c in self.static:
+            if c in self.levels:
+                parts.append(_one_hot(frame[c], self.levels[c], c))
+            else:
+                low, high, _ = self.bounds[c]
+                v = frame[c].to_numpy(dtype=np.float64)[:, None]
+                parts.append(np.clip((v - low) / (high - low if high > low else 1.0), 0.0, 1.0))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def sequences(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """The frame's series (one per id, in order of appearance), each (steps, channels) float32 scaled
+        to [0, 1]; a series shorter than the window is refused."""
+        x = self.rows(frame)
         if self.id is None:
             parts = [x]
             names = ["the series"]
@@ -222,15 +298,29 @@ class SeriesCodec:
         return np.ascontiguousarray(np.concatenate(out))
 
     # ------------------------------------------------------------------ decode
-    def decode(self, x: np.ndarray, first_id: int = 0) -> pd.DataFrame:
+    def harden(self, x: np.ndarray) -> np.ndarray:
+        """Generated channels as encoding would give them: one-hot groups by their largest channel,
+        missing-value indicators 0 or 1 (a missing value's channel 0), values within [0, 1]."""
+        x = np.clip(x, 0.0, 1.0)
+        k = len(self.features)
+        flags = x[..., k : k + sum(self.missing)] > 0.5
+        x[..., k : k + sum(self.missing)] = flags
+        x[..., np.flatnonzero(self.missing)] *= ~flags
+        for start, size in self.groups():
+            block = x[..., start : start + size]
+            x[..., start : start + size] = block.argmax(axis=-1)[..., None] == np.arange(size)
+        return x
+
+    def decode(self, x: np.ndarray, first_id: int = 0, lengths: np.ndarray | None = None) -> pd.DataFrame:
         """Generated (n, length, channels) in [0, 1] -> rows in the input's layout: an id column (the
-        input's, or "sequence"), the time column continued after the data's last time, the features."""
+        input's, or "sequence"), the time column continued after the data's last time, the features.
+        ``lengths`` (one per sequence, each <= length) cuts sequences short."""
         n, length, _ = x.shape
         k = len(self.features)
         values = np.array(self.low) + x[:, :, :k].astype(np.float64) * (
             np.array(self.high) - np.array(self.low)
         )
-        flags = x[:, :, k:] > 0.5
+        flags = x[:, :, k : k + sum(self.missing)] > 0.5
         for j, col in enumerate(np.flatnonzero(self.missing)):
             values[:, :, col][flags[:, :, j]] = np.nan
         for j, is_int in enumerate(self.integer):
@@ -240,6 +330,23 @@ class SeriesCodec:
         for j, is_int in enumerate(self.integer):
             if is_int and not np.isnan(values[:, :, j]).any():
                 frame[self.features[j]] = frame[self.features[j]].astype(np.int64)
+        at = k + sum(self.missing)
+        for c in self.categorical:
+            size = len(self.levels[c])
+            frame[c] = _from_codes(x[:, :, at : at + size].argmax(axis=2).ravel(), self.levels[c])
+            at += size
+        for c in self.static:  # constant over time: the first step's value, for every step
+            if c in self.levels:
+                size = len(self.levels[c])
+                codes = np.repeat(x[:, 0, at : at + size].argmax(axis=1), length)
+                frame[c] = _from_codes(codes, self.levels[c])
+            else:
+                size, (low, high, integer) = 1, self.bounds[c]
+                v = np.repeat(low + x[:, 0, at].astype(np.float64) * (high - low), length)
+                frame[c] = np.round(v).astype(np.int64) if integer else v
+            at += size
+        for c, source in self.copies.items():
+            frame[c] = frame[source]
         ids = np.repeat(np.arange(first_id, first_id + n), length)
         id_name = self.id or SEQUENCE
         id_values: Any = [f"synthetic-{i}" for i in ids] if self.id_kind == "text" else ids
@@ -255,9 +362,131 @@ class SeriesCodec:
             ):
                 times = t.astype(np.int64)
             frame.insert(1, self.time, times)
+        if lengths is not None:
+            keep = np.tile(np.arange(length), n) < np.repeat(lengths, length)
+            frame = frame[keep].reset_index(drop=True)
         order = [c for c in self.columns if c in frame.columns]
         return (
             frame[[id_name] + [c for c in order if c != id_name]]
             if id_name not in self.columns
             else frame[order]
         )
+
+    # ------------------------------------------------------------------ sampling helpers
+    def draw_lengths(self, n: int, seed: int | None) -> np.ndarray | None:
+        """Lengths for ``n`` sampled sequences drawn from the panel's own (None for one long series)."""
+        if not self.lengths:
+            return None
+        return np.random.default_rng(seed).choice(np.array(self.lengths), n)
+
+    def attribute_values(self, conditions: dict[str, Any]) -> np.ndarray:
+        """``{"shop": "north", "size": 120}`` -> the static channels (static_channels,) with the given
+        attributes filled in and NaN where the model draws them; a bad name or value is one line."""
+        out = np.full(self.static_channels, np.nan, dtype=np.float32)
+        if conditions and not self.static:
+            raise DataError(
+                "this model has no static attributes to condition on (a panel's columns that never change "
+                "within a series are its attributes)"
+            )
+        starts, at = {}, 0
+        for c in self.static:
+            starts[c] = at
+            at += len(self.levels[c]) if c in self.levels else 1
+        for name, value in conditions.items():
+            if name not in starts:
+                what = (
+                    "changes within a series"
+                    if name in self.features + self.categorical
+                    else "is not a column"
+                )
+                raise DataError(f"-c {name}: {name!r} {what}; static attributes: {', '.join(self.static)}")
+            if isinstance(value, tuple):
+                raise DataError(f"-c {name}: give one value (NAME=VALUE), not a range")
+            s = starts[name]
+            if name in self.levels:
+                names = [str(v) for v in self.levels[name]]
+                if str(value) not in names:
+                    raise DataError(
+                        f"-c {name}={value}: not one of its values ({', '.join(names[:10])}"
+                        f"{', ...' if len(names) > 10 else ''})"
+                    )
+                out[s : s + len(names)] = 0.0
+                out[s + names.index(str(value))] = 1.0
+            else:
+                low, high, _ = self.bounds[name]
+                if not isinstance(value, int | float) or not low <= float(value) <= high:
+                    raise DataError(f"-c {name}={value}: give a number from {low:g} to {high:g}")
+                out[s] = (float(value) - low) / (high - low) if high > low else 0.0
+        return out
+
+
+MAX_LEVELS = 100  # categories a categorical feature may have
+MAX_LENGTHS = 10_000  # series lengths of a panel kept for sampling
+
+
+def _span(low: list[float], high: list[float]) -> np.ndarray:
+    lo, hi = np.array(low), np.array(high)
+    return np.where(hi > lo, hi - lo, 1.0)
+
+
+def _is_number(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and col.dtype != bool
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-able Python value of a category (NaN -> None)."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _key(v: Any) -> str:
+    return f"{type(v).__name__}:{v}"
+
+
+def _one_hot(col: pd.Series, levels: list[Any], name: str) -> np.ndarray:
+    lookup = {_key(v): i for i, v in enumerate(levels)}
+    codes = np.array([lookup.get(_key(_plain(v)), -1) for v in col.to_numpy()])
+    if (codes < 0).any():
+        bad = col.to_numpy()[int(np.argmax(codes < 0))]
+        raise DataError(f"column {name!r} holds {bad!r}, a value the model was not trained on")
+    return (codes[:, None] == np.arange(len(levels))).astype(np.float32)
+
+
+def _from_codes(codes: np.ndarray, levels: list[Any]) -> Any:
+    values = np.array(levels, dtype=object)[codes]
+    kinds = {type(v) for v in levels if v is not None}
+    if kinds <= {bool} and None not in levels:
+        return values.astype(bool)
+    return values
+
+
+def _static_columns(frame: pd.DataFrame, names: list[Any], id: str | None) -> list[Any]:
+    """A panel's columns whose value never changes within a series (numeric ones without gaps)."""
+    if id is None or frame[id].nunique() < 2:
+        return []
+    sizes = frame.groupby(id, sort=False)[id].transform("size")
+    longer = frame[sizes.to_numpy() > 1]  # a one-step series never changes: it says nothing
+    if longer[id].nunique() < 2:
+        return []
+    per_id = longer.groupby(id, sort=False)[names].nunique(dropna=False)
+    out = []
+    for c in names:
+        if (per_id[c] == 1).all() and not (_is_number(frame[c]) and frame[c].isna().any()):
+            out.append(c)
+    return out
+
+
+def _copies(frame: pd.DataFrame, names: list[Any]) -> dict[str, str]:
+    """Columns equal to an earlier one in every row: {column: the earlier column}."""
+    out: dict[str, str] = {}
+    for j, c in enumerate(names):
+        for earlier in names[:j]:
+            if (
+                earlier not in out
+                and frame[c].dtype == frame[earlier].dtype
+                and frame[c].equals(frame[earlier])
+            ):
+                out[str(c)] = str(earlier)
+                break
+    return out

@@ -96,6 +96,7 @@ class SeriesGAN(GANModel):
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window)
         windows = self.codec.windows(frame)
         self.recipe.channels = self.codec.channels
+        self.recipe.static, self.recipe.groups = self.codec.static_channels, self.codec.groups()
         self.data_info = {"source": where, "rows": len(frame), "windows": len(windows),
                           "series": frame[id].nunique() if id else 1, "features": len(self.codec.features),
                           "fingerprint": fp}  # fmt: skip
@@ -109,8 +110,16 @@ class SeriesGAN(GANModel):
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def generate(self, n: int, length: int | None = None, seed: int | None = None) -> np.ndarray:
-        """``n`` sequences of ``length`` steps (default: the window) as scaled channels (n, length, c)."""
+    def generate(
+        self,
+        n: int,
+        length: int | None = None,
+        seed: int | None = None,
+        conditions: dict[str, Any] | None = None,
+    ) -> np.ndarray:
+        """``n`` sequences of ``length`` steps (default: the window) as channels (n, length, c) in [0, 1],
+        as the data's own windows are encoded (one-hot categories, 0/1 missing-value indicators);
+        ``conditions`` fixes static attributes ({"shop": "north"})."""
         if self.G_ema is None or self.codec is None:
             raise ConfigError("the model is not trained yet: call fit() or load() first")
         if n < 1:
@@ -118,17 +127,33 @@ class SeriesGAN(GANModel):
         length = self.recipe.window if length is None else length
         if length < 1:
             raise ConfigError(f"length must be >= 1 (got {length})")
+        values = self.codec.attribute_values(conditions or {})  # checks the conditions
+        fixed = torch.from_numpy(values) if self.recipe.static else None
         rng = sampling_generator(seed)
         out = []
         for start in range(0, n, 4096):
-            z = self.recipe.latents(min(4096, n - start), length, rng).to(self.device)
-            out.append(self.G_ema.eval()(z).float().clamp_(0.0, 1.0).cpu().numpy())
-        return np.concatenate(out)  # within [0, 1]: decoded values stay within the data's range
+            k = min(4096, n - start)
+            z = self.recipe.latents(k, length, rng).to(self.device)
+            c = fixed.expand(k, -1).to(self.device) if fixed is not None else None
+            out.append(self.G_ema.eval()(z, c).float().cpu().numpy())
+        return self.codec.harden(np.concatenate(out))  # decoded values stay within the data's range
 
-    def sample(self, n: int, length: int | None = None, seed: int | None = None) -> pd.DataFrame:
-        """``n`` synthetic sequences of ``length`` steps in the input's layout: the id column (the input's,
-        or "sequence"), the time column continued after the data's last time, the features."""
-        return self.codec.decode(self.generate(n, length, seed))  # type: ignore[union-attr]
+    def sample(
+        self,
+        n: int,
+        length: int | None = None,
+        seed: int | None = None,
+        conditions: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """``n`` synthetic sequences in the input's layout: the id column (the input's, or "sequence"),
+        the time column continued after the data's last time, the features and static attributes.
+        Lengths: ``length`` steps, or (a panel whose series differ in length) drawn from the data's own."""
+        codec = self.codec
+        if codec is None:
+            raise ConfigError("the model is not trained yet: call fit() or load() first")
+        lengths = codec.draw_lengths(n, seed) if length is None else None
+        steps = int(lengths.max()) if lengths is not None else length
+        return codec.decode(self.generate(n, steps, seed, conditions), lengths=lengths)
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@ windows, trained on the one Trainer with its loss (non-saturating with R1 by def
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,16 +22,19 @@ class SeriesRecipe:
     layers: int = 2
     d_width: int = 64
     pac: int = 4  # sequences the discriminator judges together (PacGAN): a collapsed generator shows
+    static: int = 0  # the last channels are per-sequence attributes (panels)
+    groups: list[list[int]] = field(default_factory=list)  # [start, size] of one-hot channels
 
     def build_generator(self) -> SeriesGenerator:
-        return SeriesGenerator(self.z_dim, self.channels, self.hidden, self.layers)
+        return SeriesGenerator(self.z_dim, self.channels, self.hidden, self.layers, self.static, self.groups)
 
     def build_discriminator(self) -> SeriesDiscriminator:
-        return SeriesDiscriminator(self.channels, self.window, self.d_width, self.pac)
+        return SeriesDiscriminator(self.channels, self.window, self.d_width, self.pac, self.static)
 
     def latents(self, n: int, steps: int, rng: torch.Generator) -> torch.Tensor:
-        """(n, 1 + steps, z_dim): per-sequence noise, then per-step noise."""
-        return torch.randn(n, 1 + steps, self.z_dim, generator=rng)
+        """(n, 1 + steps, z_dim + choices): per-sequence noise, then per-step noise; the last ``choices``
+        entries of each row draw the categories (see SeriesGenerator)."""
+        return torch.randn(n, 1 + steps, self.z_dim + sum(size for _, size in self.groups), generator=rng)
 
     def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return self.latents(n, self.window, rng)
