@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 from ganforge._version import __version__
-from ganforge.core.io import atomic_file
 from ganforge.engine import artifact
 from ganforge.engine.model import sampling_generator
-from ganforge.engine.onnx_export import ExportError, trace
+from ganforge.engine.onnx_export import ExportError, trace, write_checked
 from ganforge.errors import CheckpointError, ConfigError
 
 ONNX_FILE = "model.onnx"
@@ -91,29 +90,7 @@ def export_audio(run: str | Path, path: str | Path | None = None, check: bool = 
     }  # fmt: skip
     onnx.helper.set_model_props(proto, props)
     proto.doc_string = f"ganforge audio generator: {r.length} samples at {r.sample_rate} Hz"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as fh:  # only a checked file takes the final name
-            fh.write(proto.SerializeToString())
-            fh.flush()
-            if check:
-                onnx.checker.check_model(fh.name)
-                _compare(module, OnnxAudio(fh.name), r.z_dim, r.num_classes)
-    except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
-    return path
-
-
-def _compare(module: nn.Module, exported: OnnxAudio, z_dim: int, classes: int) -> None:
-    rng = torch.Generator().manual_seed(0)
-    for n in (1, 3):
-        z = torch.randn(n, z_dim, generator=rng)
-        c = torch.randint(classes, (n,), generator=rng) if classes else None
-        with torch.no_grad():
-            want = module(z, c).numpy()
-        diff = float(np.abs(exported.run(z.numpy(), c.numpy() if c is not None else None) - want).max())
-        if not diff <= CHECK_TOLERANCE:
-            raise ExportError(f"the ONNX model differs from PyTorch by {diff:.2e} (> {CHECK_TOLERANCE})")
+    return write_checked(proto, path, module, OnnxAudio, r.z_dim, r.num_classes, CHECK_TOLERANCE, check)
 
 
 class OnnxAudio:

@@ -231,6 +231,20 @@ class VocoderGenerator(nn.Module):
         return torch.tanh(self.post(F.leaky_relu(x, 0.1)))
 
 
+def _patch_logits(
+    convs: nn.ModuleList, post: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A vocoder discriminator's pass: each of ``convs`` then a leaky ReLU (0.1), and ``post`` with no
+    activation; returns the patch logits (n, P) and every activation on the way (for feature matching)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
 class _PeriodDiscriminator(nn.Module):
     """The waveform folded into (length / period, period) and read by 2-D convolutions along time."""
 
@@ -249,14 +263,7 @@ class _PeriodDiscriminator(nn.Module):
         n, ch, t = x.shape
         if t % self.period:
             x = F.pad(x, (0, self.period - t % self.period), mode="reflect")
-        x = x.view(n, ch, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _patch_logits(self.convs, self.post, x.view(n, ch, -1, self.period))
 
 
 class _ScaleDiscriminator(nn.Module):
@@ -273,13 +280,7 @@ class _ScaleDiscriminator(nn.Module):
         self.post = _wn(nn.Conv1d(8 * w, 1, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _patch_logits(self.convs, self.post, x)
 
 
 class VocoderDiscriminator(nn.Module):

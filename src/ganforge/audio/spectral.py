@@ -93,6 +93,12 @@ class MelSpec:
         """log(mel magnitude), floored at log(1e-5) (n, n_mels, frames)."""
         return torch.log(self.mel(clips).clamp_min(LOG_FLOOR))
 
+    def smooth_log_mel(self, clips: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """log(mel magnitude + 1e-5) (n, n_mels, frames), for training losses: within 1e-5 / magnitude of
+        ``log_mel`` above the floor, and with a gradient below it too, where ``log_mel``'s clamp has none
+        (a generator that is silent where the target is not would otherwise never learn to sound)."""
+        return torch.log(self.mel(clips) + LOG_FLOOR)
+
     def mel_to_linear(self, log_mel: torch.Tensor, iterations: int = 30) -> torch.Tensor:
         """Linear-frequency magnitudes (n, n_fft // 2 + 1, frames) whose mel bands best match ``log_mel``
         (non-negative least squares)."""

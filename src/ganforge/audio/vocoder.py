@@ -89,12 +89,13 @@ class VocoderRecipe:
     def paired_loss(
         self, generator: torch.nn.Module, fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor | None
     ) -> dict[str, torch.Tensor]:
-        """Mel L1 between the generated and the real segment (the adversarial and feature-matching terms
-        come from the Trainer)."""
+        """Mel L1 between the generated and the real segment, on ``smooth_log_mel`` (a gradient wherever
+        the generated segment is quieter than the floor); the adversarial and feature-matching terms come
+        from the Trainer."""
         mel = self.mel
         return {
             "mel_l1": self.mel_weight
-            * (mel.log_mel(fake[:, 0].float()) - mel.log_mel(real[:, 0])).abs().mean()
+            * (mel.smooth_log_mel(fake[:, 0].float()) - mel.smooth_log_mel(real[:, 0])).abs().mean()
         }
 
 

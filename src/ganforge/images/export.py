@@ -27,9 +27,8 @@ from torch import nn
 
 from ganforge._version import __version__
 from ganforge.core.config import from_dict
-from ganforge.core.io import atomic_file
 from ganforge.engine import artifact
-from ganforge.engine.onnx_export import ExportError, trace
+from ganforge.engine.onnx_export import ExportError, trace, write_checked
 from ganforge.errors import CheckpointError, ConfigError
 
 ONNX_FILE = "model.onnx"
@@ -109,30 +108,7 @@ def export_generator(
     proto.doc_string = f"ganforge image generator: {rc.resolution}x{rc.resolution}x{rc.channels}, " + (
         f"{rc.num_classes} classes" if conditional else "unconditional"
     )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as fh:  # only a checked file takes the final name
-            fh.write(proto.SerializeToString())
-            fh.flush()
-            if check:
-                onnx.checker.check_model(fh.name)
-                _compare(module, OnnxGenerator(fh.name), rc.z_dim, rc.num_classes)
-    except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
-    return path
-
-
-def _compare(module: nn.Module, onnx_gen: OnnxGenerator, z_dim: int, num_classes: int) -> None:
-    rng = torch.Generator().manual_seed(0)
-    for n in (1, 3):
-        z = torch.randn(n, z_dim, generator=rng)
-        c = torch.randint(num_classes, (n,), generator=rng) if num_classes else None
-        with torch.no_grad():
-            want = module(z, c).numpy()
-        got = onnx_gen.run(z.numpy(), c.numpy() if c is not None else None)
-        diff = float(np.abs(got - want).max())
-        if not diff <= CHECK_TOLERANCE:
-            raise ExportError(f"the ONNX model differs from PyTorch by {diff:.2e} (> {CHECK_TOLERANCE})")
+    return write_checked(proto, path, module, OnnxGenerator, rc.z_dim, rc.num_classes, CHECK_TOLERANCE, check)
 
 
 class OnnxGenerator:
