@@ -4,7 +4,9 @@ the same run and measured by the same code (ganforge.timeseries.metrics).
 
 Per data set: ganforge trains for ``--minutes``; PAR (pip ``sdv``, the bench extra) trains on the same
 windows given as a panel of 24-step sequences for ``--par-epochs`` epochs (its wall time is recorded);
-each model then makes as many windows as are compared. The real windows compared are ``--windows`` drawn
+each model then makes as many windows as are compared -- ganforge as rows in the data's own layout (its
+decoding: categories, integers, copies of equal columns), cut into windows by the same function as the real
+rows (``plain_windows``: every feature min-max scaled with the real data's bounds). The real windows compared are ``--windows`` drawn
 at random from all windows (every window when fewer) -- the papers use all of them, which on this CPU
 would make the post-hoc classifiers the slowest part. Also: the predictive score of real windows (train on
 one half, test on the other), ACF / cross-correlation errors, marginal KS, training time and sampling
@@ -32,6 +34,8 @@ from ganforge.timeseries import metrics as tm
 from ganforge.timeseries.data import builtin_frame
 from ganforge.timeseries.model import SeriesGAN
 
+WINDOW = 24  # the protocol's window
+
 PUBLISHED = {
     "TimeGAN": {"sines": 0.011, "stocks": 0.102, "energy": 0.236},
     "Diffusion-TS": {"sines": 0.006, "stocks": 0.067, "energy": 0.122},
@@ -52,17 +56,30 @@ def scores(real: np.ndarray, fake: np.ndarray, seed: int, iterations: int) -> di
     }
 
 
+def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, high: np.ndarray,
+                  id_col: str | None, window: int) -> np.ndarray:  # fmt: skip
+    """The protocol's windows: every feature min-max scaled with the real data's bounds, every window of
+    ``window`` steps of every series. Real and synthetic rows go through this same function."""
+    x = (frame[features].to_numpy(dtype=np.float64) - low) / np.where(high > low, high - low, 1.0)
+    groups = [x] if id_col is None else [x[idx] for idx in frame.groupby(id_col, sort=False).indices.values()]
+    out = [np.lib.stride_tricks.sliding_window_view(g, window, axis=0).transpose(0, 2, 1) for g in groups]
+    return np.concatenate(out).astype(np.float32)
+
+
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
-                 seed: int) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+                 seed: int, scale: Any) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """Train, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
+    copies of equal columns, integers) and cut them into protocol windows with ``scale``."""
     t0 = time.perf_counter()
     gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu").fit(frame, time=time_col, id=id_col)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    gan.generate(10_000, seed=seed + 1)
+    gan.sample(10_000, length=gan.recipe.window, seed=seed + 1)
     speed = 10_000 / (time.perf_counter() - t0)
     info = {"fit_seconds": round(fit_s, 1), "steps": gan.metrics["steps"],
-            "windows_per_second_sampling": round(speed)}  # fmt: skip
-    return gan.generate(n, seed=seed), info | {"codec": gan.codec}
+            "windows_per_second_sampling": round(speed), "channels": gan.recipe.channels}  # fmt: skip
+    rows = gan.sample(n, length=gan.recipe.window, seed=seed)
+    return scale(rows, gan.codec.id or "sequence"), info
 
 
 def run_par(windows: np.ndarray, epochs: int, n: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -112,9 +129,14 @@ def main() -> None:
     for name in args.datasets.split(","):
         frame, time_col, id_col = builtin_frame(name)
         print(f"== {name}: {frame.shape}", flush=True)
-        fake, info = run_ganforge(frame, time_col, id_col, args.minutes, args.windows, args.seed)
-        codec = info.pop("codec")
-        windows = codec.windows(frame)
+        features = [c for c in frame.columns if c not in (time_col, id_col)]
+        low, high = frame[features].min().to_numpy(float), frame[features].max().to_numpy(float)
+
+        def scale(rows: pd.DataFrame, ids: str | None, features=features, low=low, high=high) -> np.ndarray:
+            return plain_windows(rows, features, low, high, ids, WINDOW)
+
+        windows = scale(frame, id_col)
+        fake, info = run_ganforge(frame, time_col, id_col, args.minutes, args.windows, args.seed, scale)
         rng = np.random.default_rng(args.seed)
         real = windows[rng.choice(len(windows), min(args.windows, len(windows)), replace=False)]
         fake = fake[: len(real)]

@@ -3,9 +3,10 @@ min-max scaling every feature to [0, 1] and cutting fixed-length windows (the Ti
 Jarrett and van der Schaar, NeurIPS 2019), and the way back: generated sequences to rows with an id and a
 continued time column.
 
-Features are numeric. A feature with missing values gets an indicator channel (1 where the value is
-missing), so the generator learns where values are missing as well as the values themselves; decoding
-puts NaN back where the indicator is above one half.
+A numeric feature with missing values gets an indicator channel (1 where the value is missing), so the
+generator learns where values are missing as well as the values themselves; decoding puts NaN back where
+the indicator is on. Text and yes/no features, and integer ones with at most 20 values, are categories
+(one-hot channels). In a panel, columns that never change within a series are its static attributes.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class SeriesCodec:
                 "give a smaller --window"
             )
         static = _static_columns(frame, names, id)
-        numeric = [c for c in names if _is_number(frame[c])]
+        numeric = [c for c in names if _is_number(frame[c]) and not _few_integers(frame[c])]
         categorical = [c for c in names if c not in numeric]
         levels = {}
         for c in categorical:
@@ -154,7 +155,7 @@ class SeriesCodec:
                     f"column {c!r} has {len(found):,} different values; a categorical feature may have at most "
                     f"{MAX_LEVELS} (if it names the series, give it as --id; else drop it)"
                 )
-            levels[str(c)] = sorted((_plain(v) for v in found), key=lambda v: (v is None, str(v)))
+            levels[str(c)] = sorted((_plain(v) for v in found), key=_order)
         values = frame[numeric].to_numpy(dtype=np.float64)
         if not np.isfinite(values[~np.isnan(values)]).all():
             bad = numeric[int(np.argwhere(np.isinf(values))[0][1])]
@@ -289,10 +290,12 @@ class SeriesCodec:
             )
         return parts
 
-    def windows(self, frame: pd.DataFrame, stride: int = 1) -> np.ndarray:
-        """Every window of ``window`` steps (sliding by ``stride``) of every series: (n, window, channels)."""
+    def windows(self, frame: pd.DataFrame, stride: int = 1, length: int | None = None) -> np.ndarray:
+        """Every window of ``length`` steps (default: the window; sliding by ``stride``) of every series:
+        (n, length, channels)."""
+        length = length or self.window
         out = [
-            np.lib.stride_tricks.sliding_window_view(s, self.window, axis=0)[::stride].transpose(0, 2, 1)
+            np.lib.stride_tricks.sliding_window_view(s, length, axis=0)[::stride].transpose(0, 2, 1)
             for s in self.sequences(frame)
         ]
         return np.ascontiguousarray(np.concatenate(out))
@@ -421,6 +424,7 @@ class SeriesCodec:
 
 
 MAX_LEVELS = 100  # categories a categorical feature may have
+FEW_LEVELS = 20  # an integer feature with at most this many values is categorical
 MAX_LENGTHS = 10_000  # series lengths of a panel kept for sampling
 
 
@@ -440,6 +444,12 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _order(v: Any) -> tuple[bool, bool, Any]:
+    """Numbers in numeric order, then texts, then the missing value."""
+    number = isinstance(v, int | float) and not isinstance(v, bool)
+    return (v is None, not number, v if number else str(v))
+
+
 def _key(v: Any) -> str:
     return f"{type(v).__name__}:{v}"
 
@@ -456,9 +466,17 @@ def _one_hot(col: pd.Series, levels: list[Any], name: str) -> np.ndarray:
 def _from_codes(codes: np.ndarray, levels: list[Any]) -> Any:
     values = np.array(levels, dtype=object)[codes]
     kinds = {type(v) for v in levels if v is not None}
-    if kinds <= {bool} and None not in levels:
+    if None not in levels and kinds and kinds <= {bool}:
         return values.astype(bool)
+    if None not in levels and kinds and kinds <= {int}:
+        return values.astype(np.int64)
     return values
+
+
+def _few_integers(col: pd.Series) -> bool:
+    """An integer column with at most FEW_LEVELS values (a count, a switch position, a rating) is
+    learned as categories: its samples then take only the values the data has."""
+    return pd.api.types.is_integer_dtype(col) and col.nunique() <= FEW_LEVELS
 
 
 def _static_columns(frame: pd.DataFrame, names: list[Any], id: str | None) -> list[Any]:

@@ -50,8 +50,11 @@ class SeriesGAN(GANModel):
         log_every: int = 20,
         lr_g: float | None = None,
         lr_d: float | None = None,
+        rollout: int | None = None,
     ) -> None:
-        """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks."""
+        """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks.
+        ``rollout``: steps the generator runs in training, of which the discriminator judges a random
+        window (default twice the window, or the shortest series if shorter)."""
         if window < 2:
             raise ConfigError(f"window must be >= 2 (got {window})")
         if steps is not None and steps < 1:
@@ -70,6 +73,9 @@ class SeriesGAN(GANModel):
             what="training",
         )  # fmt: skip
         self.recipe = SeriesRecipe(window=window, z_dim=z_dim, hidden=hidden, layers=layers)
+        if rollout is not None and rollout < window:
+            raise ConfigError(f"rollout must be >= the window of {window} (got {rollout})")
+        self.rollout = rollout
         self.codec: SeriesCodec | None = None
         self._init_state()
 
@@ -94,7 +100,10 @@ class SeriesGAN(GANModel):
             self.codec = SeriesCodec(**saved["codec"])
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window)
-        windows = self.codec.windows(frame)
+        if not resume:  # G runs up to twice the window in training, as far as the shortest series allows
+            shortest = int(frame.groupby(id).size().min()) if id else len(frame)
+            self.recipe.rollout = min(self.rollout or 2 * self.recipe.window, shortest)
+        windows = self.codec.windows(frame, length=max(self.recipe.rollout, self.recipe.window))
         self.recipe.channels = self.codec.channels
         self.recipe.static, self.recipe.groups = self.codec.static_channels, self.codec.groups()
         self.data_info = {"source": where, "rows": len(frame), "windows": len(windows),
@@ -167,6 +176,7 @@ class SeriesGAN(GANModel):
         gan._init_state()
         gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
         gan.recipe = from_dict(SeriesRecipe, config["recipe"], what="recipe")
+        gan.rollout = gan.recipe.rollout or None
         gan.codec = SeriesCodec(**config["codec"]) if config.get("codec") else None
         gan.data_info = dict(config.get("data", {}))
         return gan

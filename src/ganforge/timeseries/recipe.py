@@ -24,6 +24,7 @@ class SeriesRecipe:
     pac: int = 4  # sequences the discriminator judges together (PacGAN): a collapsed generator shows
     static: int = 0  # the last channels are per-sequence attributes (panels)
     groups: list[list[int]] = field(default_factory=list)  # [start, size] of one-hot channels
+    rollout: int = 0  # steps G runs in training (0: the window); D judges a random window of them
 
     def build_generator(self) -> SeriesGenerator:
         return SeriesGenerator(self.z_dim, self.channels, self.hidden, self.layers, self.static, self.groups)
@@ -37,10 +38,18 @@ class SeriesRecipe:
         return torch.randn(n, 1 + steps, self.z_dim + sum(size for _, size in self.groups), generator=rng)
 
     def sample_latents(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return self.latents(n, self.window, rng)
+        return self.latents(n, max(self.rollout, self.window), rng)
 
     def augment(self, x: torch.Tensor, p: float, rng: torch.Generator) -> torch.Tensor:
-        return x
+        """Real and generated sequences of ``rollout`` steps -> a window of ``window`` steps of each, at a
+        random offset: G learns to stay true to the data at every step up to the rollout, not only in its
+        first window (how sampled sequences longer than the window stay on course)."""
+        n, steps = x.shape[0], x.shape[1]
+        if steps <= self.window:
+            return x
+        start = torch.randint(0, steps - self.window + 1, (n,), generator=rng).to(x.device)
+        index = start[:, None] + torch.arange(self.window, device=x.device)
+        return torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
 
     def describe(self) -> dict[str, Any]:
         return {"name": "series", "channels": self.channels, "window": self.window, "z_dim": self.z_dim,
