@@ -196,3 +196,19 @@ def test_a_panel_keeps_its_attributes_categories_and_lengths(tmp_path):
         gan.sample(2, conditions={"x": 1.0})
     with pytest.raises(DataError, match="not one of its values"):
         gan.sample(2, conditions={"kind": "medium"})
+
+
+def test_the_health_probe_tells_a_collapsed_generator_from_varied_sequences():
+    from ganforge.engine.health import coverage
+    from ganforge.timeseries.probe import SERIES_COLLAPSE, series_features, series_probe
+    from ganforge.timeseries.recipe import SeriesRecipe
+
+    def windows(n: int, seed: int) -> torch.Tensor:
+        df = two_waves(n, seed=seed)
+        return torch.from_numpy(SeriesCodec.fit(df, "t", "id", 24).windows(df))
+
+    _, real = series_probe(SeriesRecipe(window=24), windows(600, seed=0))
+    other = series_features(windows(256, seed=1), 24)
+    few = series_features(windows(3, seed=2)[torch.arange(256) % 3], 24)
+    assert coverage(real, other) > 0.5  # other sequences of the same process cover the real ones
+    assert coverage(real, few) < SERIES_COLLAPSE["collapse_coverage"]  # three paths do not

@@ -11,11 +11,13 @@ from ganforge.engine.cli import (
     CheckpointEveryOpt,
     DeviceOpt,
     MinutesOpt,
+    OnProblemOpt,
     OutOpt,
     ResumeOpt,
     SeedOpt,
     at_least,
     check_fits,
+    check_on_problem,
     check_seed,
     console,
     finish_training,
@@ -47,6 +49,7 @@ def train_series(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
+    on_problem: OnProblemOpt = "warn",
 ) -> None:
     """Train a GAN on time series; Ctrl-C saves a checkpoint and stops cleanly."""
     from ganforge.engine.progress import ProgressCallback
@@ -67,7 +70,7 @@ def train_series(
         gan = SeriesGAN(window=window, steps=steps, minutes=minutes, batch_size=batch, hidden=hidden, seed=seed,
                         device=device, checkpoint_every=checkpoint_every)  # fmt: skip
     header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
-    gan.fit(data, out=run_dir, resume=resume is not None, time=time, id=id,
+    gan.fit(data, out=run_dir, resume=resume is not None, time=time, id=id, health=check_on_problem(on_problem),
             callbacks=progress_callbacks(ProgressCallback(console, unit="windows", header=header)))  # fmt: skip
     m = gan.metrics
     finish_training("series", data, run_dir, f"{m['steps']} steps, {m['windows_seen']:,} windows", m, where="",

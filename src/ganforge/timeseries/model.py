@@ -88,9 +88,13 @@ class SeriesGAN(GANModel):
         callbacks: list[Callback] | None = None,
         time: str | None = None,
         id: str | None = None,
+        health: str = "warn",
     ) -> SeriesGAN:
         """Train on a CSV/Parquet file, a DataFrame or a built-in (``sines``, ``stocks``, ``energy``);
-        ``time`` and ``id`` name the time column and the column telling series apart (a panel)."""
+        ``time`` and ``id`` name the time column and the column telling series apart (a panel).
+        ``health``: what the training-health monitor does about divergence, an overpowering discriminator,
+        mode collapse or NaNs -- "recover" (roll back and apply a remedy), "stop", "warn" (the default for
+        sequences until the collapse threshold is calibrated on them) or "off"."""
         frame, where, builtin_time, builtin_id = read_series(data)
         time, id = time or builtin_time, id or builtin_id
         fp = table_fingerprint(frame)
@@ -110,7 +114,14 @@ class SeriesGAN(GANModel):
                           "series": frame[id].nunique() if id else 1, "features": len(self.codec.features),
                           "fingerprint": fp}  # fmt: skip
         source = WindowSource(torch.from_numpy(windows))
-        trainer = self.start_training(self.recipe, source, run_dir, list(callbacks or []), resume)
+        cbs = list(callbacks or [])
+        if health != "off":
+            from ganforge.engine.health import HealthConfig, HealthMonitor
+            from ganforge.timeseries.probe import SERIES_COLLAPSE, series_probe
+
+            probe = series_probe(self.recipe, source.x)
+            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **SERIES_COLLAPSE), *probe))
+        trainer = self.start_training(self.recipe, source, run_dir, cbs, resume)
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, windows_seen=result.examples_seen)
         if run_dir is not None:
