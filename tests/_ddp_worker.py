@@ -1,5 +1,6 @@
-"""Run by tests/test_distributed.py, alone or under ``torchrun``: train a tiny conditional image GAN with
-R1/R2 and augmentation on fixed random data, then save this rank's weights to OUT/rank{R}.safetensors."""
+"""Run by tests/test_distributed.py under ``torchrun`` (or called in its process for one process): train a
+tiny conditional image GAN with R1/R2 and augmentation on fixed random data, then save this rank's weights to
+OUT/rank{R}.safetensors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ganforge.engine.trainer import Trainer
 from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=6)
@@ -22,7 +23,7 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--batch", type=int, default=8)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(7)
     images = (torch.rand(64, 16, 16, 1, generator=g) * 255).to(torch.uint8).numpy()

@@ -1,6 +1,7 @@
 """torchrun / DDP: ranks stay identical, N processes match one process with the same global batch, a run
 resumes on another number of processes, and the real `torchrun -m ganforge train` command writes once."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _ddp_worker import main as worker_main
+from conftest import cli_in_process
 from safetensors.torch import load_file
 
 from ganforge.core.config import TrainConfig
@@ -29,8 +32,13 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def worker(tmp: Path, out: str, *args: str, ranks: int = 1) -> dict[int, dict[str, torch.Tensor]]:
-    launcher = TORCHRUN if ranks == 2 else [sys.executable]
-    run([*launcher, str(WORKER), "--out", str(tmp / out), *args], cwd=tmp)
+    """The worker under torchrun with two ranks; one process runs in this one (a subprocess would only add
+    seconds of imports: without torchrun's environment the Trainer is a plain single process either way)."""
+    if ranks == 2:
+        run([*TORCHRUN, str(WORKER), "--out", str(tmp / out), *args], cwd=tmp)
+    else:
+        with contextlib.chdir(tmp):
+            worker_main(["--out", str(tmp / out), *args])
     return {r: load_file(str(tmp / out / f"rank{r}.safetensors")) for r in range(ranks)}
 
 
@@ -79,7 +87,7 @@ def test_a_two_rank_run_resumes_on_one_rank(tmp_path):
     assert metrics[-1]["examples_seen"] == 4 * 8
 
 
-def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path):
+def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
     n = 400
     df = pd.DataFrame({"age": rng.normal(40, 10, n).round(), "kind": rng.choice(["a", "b", "c"], n)})
@@ -104,9 +112,13 @@ def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path):
     assert config["metrics"]["processes"] == 2 and config["metrics"]["steps"] == 40
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "trun" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40  # one writer: no line twice
-    # Resume the 2-process run in one process, for 10 more epochs.
-    cmd = [sys.executable, "-m", "ganforge", "train", "table", "t.csv", "--resume", "trun", "--epochs", "20"]
-    run(cmd, cwd=tmp_path)
+    # Resume the 2-process run in one process, for 10 more epochs (the one-process commands run in this
+    # process: the same CLI without the seconds of imports a subprocess costs).
+    monkeypatch.chdir(tmp_path)
+    one_process = cli_in_process(
+        capsys, monkeypatch, "train", "table", "t.csv", "--resume", "trun", "--epochs", "20"
+    )
+    assert one_process.returncode == 0, one_process.stderr[-3000:]
     config = json.loads((tmp_path / "trun" / "config.json").read_text())
     assert config["metrics"]["steps"] == 80 and config["metrics"]["processes"] == 1
     # Sharded sampling split over two live ranks writes the shards one process writes, byte for byte.
@@ -115,8 +127,9 @@ def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path):
         cwd=tmp_path,
     )
     seed = json.loads((tmp_path / "two" / "_job.json").read_text())["seed"]
-    one = [sys.executable, "-m", "ganforge", "sample", "trun", "-n", "3000", "--out", "one", "--shards", "4"]
-    run([*one, "--seed", str(seed)], cwd=tmp_path)
+    one = cli_in_process(capsys, monkeypatch, "sample", "trun", "-n", "3000", "--out", "one", "--shards", "4",
+                         "--seed", str(seed))  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
     for k in range(4):
         name = f"part-{k:05d}-of-00004.parquet"
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()

@@ -123,6 +123,8 @@ BAD = [
     ("all-NaN", pd.DataFrame({"x": np.arange(50.0), "y": [np.nan] * 50}), {}, "'y' has no values"),
     ("identifier-like text", pd.DataFrame({"x": np.arange(150.0), "y": [f"u{i}" for i in range(150)]}), {},
      "'y' has 150 different values; a categorical feature may have at most 100"),
+    ("times as text", pd.DataFrame({"x": np.arange(50.0), "when": pd.date_range("2024-01-01", periods=50).astype(str)}),
+     {}, "column 'when' holds times: give it as --time"),
     ("only attributes", pd.DataFrame({"id": np.repeat([1, 2], 30), "x": np.repeat([1.0, 2.0], 30)}), {"id": "id"},
      "no feature changes within a series"),
     ("no such column", pd.DataFrame({"x": np.arange(50.0)}), {"time": "when"}, "--time 'when' is not a column"),
@@ -212,3 +214,49 @@ def test_the_health_probe_tells_a_collapsed_generator_from_varied_sequences():
     few = series_features(windows(3, seed=2)[torch.arange(256) % 3], 24)
     assert coverage(real, other) > 0.5  # other sequences of the same process cover the real ones
     assert coverage(real, few) < SERIES_COLLAPSE["collapse_coverage"]  # three paths do not
+
+
+def test_the_codec_round_trips_attributes_categories_and_equal_columns():
+    rng = np.random.default_rng(0)
+    sensor = rng.normal(20, 2, 90)
+    df = pd.DataFrame({
+        "id": np.repeat(["a", "b", "c"], 30), "t": np.tile(np.arange(30), 3),
+        "region": np.repeat(["north", "south", "north"], 30), "weight": np.repeat([1.5, 2.25, 4.0], 30),
+        "outdoor": np.repeat([True, False, True], 30), "sensor": sensor, "copy": sensor,
+        "count": rng.integers(0, 6, 90), "on": rng.random(90) < 0.5,
+        "level": rng.choice(["low", "high", None], 90),
+    })  # fmt: skip
+    codec = SeriesCodec.fit(df, "t", "id", 10)
+    assert codec.static == ["region", "weight", "outdoor"] and codec.features == ["sensor"]
+    assert codec.categorical == ["count", "on", "level"] and codec.copies == {"copy": "sensor"}
+    back = codec.decode(np.stack(codec.sequences(df)))
+    assert list(back.columns) == list(df.columns) and len(back) == len(df)
+    for col in ("region", "outdoor", "count", "on"):
+        assert back[col].tolist() == df[col].tolist(), col
+    assert back["level"].tolist() == df["level"].tolist()  # missing is one more value
+    np.testing.assert_allclose(back["weight"], df["weight"], rtol=1e-6)
+    np.testing.assert_allclose(back["sensor"], df["sensor"], rtol=1e-5)
+    assert (
+        (back["copy"] == back["sensor"]).all()
+        and back["count"].dtype.kind == "i"
+        and back["on"].dtype == bool
+    )
+    # conditions: as typed on the command line or as Python values
+    fixed = codec.attribute_values({"region": "south", "weight": np.float32(2.0), "outdoor": "true"})
+    assert fixed.tolist() == [0.0, 1.0, pytest.approx(0.2), 0.0, 1.0]  # (2 - 1.5) / (4 - 1.5); False, True
+    with pytest.raises(DataError, match="give a number from 1.5 to 4"):
+        codec.attribute_values({"weight": 9})
+    with pytest.raises(DataError, match="'sensor' changes within a series"):
+        codec.attribute_values({"sensor": 1})
+
+
+def test_runs_saved_before_attributes_and_rollouts_load_and_sample_the_same(tmp_path):
+    df = two_waves(60)
+    gan = SeriesGAN(steps=3, **FAST).fit(df, out=tmp_path / "run", time="t", id="id")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    for key in ("static", "groups", "rollout"):
+        config["recipe"].pop(key)
+    for key in ("categorical", "static", "levels", "bounds", "copies", "lengths"):
+        config["codec"].pop(key)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    pd.testing.assert_frame_equal(load(tmp_path / "run").sample(4, seed=1), gan.sample(4, seed=1))

@@ -12,6 +12,7 @@ the indicator is on. Text and yes/no features, and integer ones with at most 20 
 from __future__ import annotations
 
 import gzip
+import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,7 @@ class SeriesCodec:
         categorical = [c for c in names if c not in numeric]
         levels = {}
         for c in categorical:
+            _check_category_column(frame[c], str(c))
             found = pd.unique(frame[c])
             if len(found) > MAX_LEVELS:
                 raise DataError(
@@ -220,19 +222,16 @@ class SeriesCodec:
             t, self.time_kind = parsed.astype("int64").to_numpy() / 1e9, "datetime"
         if np.isnan(t).any():
             raise DataError(f"--time {self.time!r} has missing values")
-        groups = frame[self.id].to_numpy() if self.id is not None else np.zeros(len(t))
+        rows = _rows_by_id(frame, self.id)
         steps = []
-        for g in pd.unique(groups):
-            tg = t[groups == g]
-            d = np.diff(tg)
-            where = f" of id {g!r}" if self.id is not None else ""
+        for g, idx in rows.items():
+            d = np.diff(t[idx])
+            where = f" of id {_plain(g)!r}" if self.id is not None else ""
             if (d == 0).any():
-                raise DataError(
-                    f"duplicate timestamps{where} at {col[groups == g].iloc[int(np.argmax(d == 0))]!r}"
-                )
+                raise DataError(f"duplicate timestamps{where} at {col.iloc[idx[int(np.argmax(d == 0))]]!r}")
             if (d < 0).any():
                 raise DataError(
-                    f"timestamps{where} go backwards after {col[groups == g].iloc[int(np.argmax(d < 0))]!r}; "
+                    f"timestamps{where} go backwards after {col.iloc[idx[int(np.argmax(d < 0))]]!r}; "
                     f"sort the file by {self.id + ' and ' if self.id else ''}{self.time}"
                 )
             steps.append(d)
@@ -271,11 +270,9 @@ class SeriesCodec:
             parts = [x]
             names = ["the series"]
         else:
-            ids = frame[self.id].to_numpy()
-            order = pd.unique(ids)
-            index = pd.Index(ids)
-            parts = [x[index.get_indexer_for([g])] for g in order]
-            names = [f"id {g!r}" for g in order]
+            rows = _rows_by_id(frame, self.id)
+            parts = [x[idx] for idx in rows.values()]
+            names = [f"id {_plain(g)!r}" for g in rows]
         short = [(name, len(p)) for name, p in zip(names, parts, strict=True) if len(p) < self.window]
         if short and len(short) == len(parts):
             name, n = short[0]
@@ -377,8 +374,9 @@ class SeriesCodec:
 
     # ------------------------------------------------------------------ sampling helpers
     def draw_lengths(self, n: int, seed: int | None) -> np.ndarray | None:
-        """Lengths for ``n`` sampled sequences drawn from the panel's own (None for one long series)."""
-        if not self.lengths:
+        """Lengths for ``n`` sampled sequences drawn from the panel's own when they differ (None: one long
+        series, or series of one length, are sampled a window at a time)."""
+        if len(set(self.lengths)) < 2:  # one long series, or series of one length: the window
             return None
         return np.random.default_rng(seed).choice(np.array(self.lengths), n)
 
@@ -408,16 +406,21 @@ class SeriesCodec:
             s = starts[name]
             if name in self.levels:
                 names = [str(v) for v in self.levels[name]]
-                if str(value) not in names:
+                at = _level_index(self.levels[name], value)
+                if at is None:
                     raise DataError(
                         f"-c {name}={value}: not one of its values ({', '.join(names[:10])}"
                         f"{', ...' if len(names) > 10 else ''})"
                     )
                 out[s : s + len(names)] = 0.0
-                out[s + names.index(str(value))] = 1.0
+                out[s + at] = 1.0
             else:
                 low, high, _ = self.bounds[name]
-                if not isinstance(value, int | float) or not low <= float(value) <= high:
+                if (
+                    not isinstance(value, numbers.Real)
+                    or isinstance(value, bool)
+                    or not low <= float(value) <= high
+                ):
                     raise DataError(f"-c {name}={value}: give a number from {low:g} to {high:g}")
                 out[s] = (float(value) - low) / (high - low) if high > low else 0.0
         return out
@@ -426,6 +429,17 @@ class SeriesCodec:
 MAX_LEVELS = 100  # categories a categorical feature may have
 FEW_LEVELS = 20  # an integer feature with at most this many values is categorical
 MAX_LENGTHS = 10_000  # series lengths of a panel kept for sampling
+
+
+def _rows_by_id(frame: pd.DataFrame, id: str | None) -> dict[Any, np.ndarray]:
+    """{id: its rows' positions, in file order}, ids in order of appearance (one long series: one entry);
+    a missing id is refused."""
+    if id is None:
+        return {None: np.arange(len(frame))}
+    if frame[id].isna().any():
+        row = int(np.flatnonzero(frame[id].isna().to_numpy())[0])
+        raise DataError(f"--id {id!r} is missing in row {row + 1}; every row needs the id of its series")
+    return dict(frame.groupby(id, sort=False).indices)
 
 
 def _span(low: list[float], high: list[float]) -> np.ndarray:
@@ -450,17 +464,55 @@ def _order(v: Any) -> tuple[bool, bool, Any]:
     return (v is None, not number, v if number else str(v))
 
 
+def _level_index(levels: list[Any], value: Any) -> int | None:
+    """Where ``value`` (as given: text from the command line, or a Python value) is among ``levels``:
+    yes/no levels take true/false/yes/no/1/0, whole-number levels take 2 or 2.0, others their text."""
+    text = str(value).strip().lower()
+    for i, level in enumerate(levels):
+        if isinstance(level, bool):
+            if text in (("true", "yes", "1") if level else ("false", "no", "0")):
+                return i
+        elif isinstance(level, int) and isinstance(value, numbers.Real) and float(value) == level:
+            return i
+        elif str(level) == str(value):
+            return i
+    return None
+
+
 def _key(v: Any) -> str:
     return f"{type(v).__name__}:{v}"
 
 
 def _one_hot(col: pd.Series, levels: list[Any], name: str) -> np.ndarray:
     lookup = {_key(v): i for i, v in enumerate(levels)}
-    codes = np.array([lookup.get(_key(_plain(v)), -1) for v in col.to_numpy()])
+    found, uniques = pd.factorize(col, use_na_sentinel=False)  # each distinct value looked up once
+    index = np.array([lookup.get(_key(_plain(v)), -1) for v in uniques], dtype=np.int64)
+    codes = index[found]
     if (codes < 0).any():
         bad = col.to_numpy()[int(np.argmax(codes < 0))]
         raise DataError(f"column {name!r} holds {bad!r}, a value the model was not trained on")
     return (codes[:, None] == np.arange(len(levels))).astype(np.float32)
+
+
+def _check_category_column(col: pd.Series, name: str) -> None:
+    """Categories are texts, whole numbers or yes/no: a column of times (the usual forgotten --time) or
+    of other objects is refused in one line."""
+    hint = f"column {name!r} holds times: give it as --time (or drop it)"
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col):
+        raise DataError(hint)
+    sample = col.dropna().head(50)
+    kinds = {type(_plain(v)) for v in sample}
+    if not kinds <= {str, int, float, bool}:
+        other = next(k for k in kinds if k not in (str, int, float, bool))
+        if other.__module__.startswith(("datetime", "pandas")):
+            raise DataError(hint)
+        raise DataError(f"column {name!r} holds {other.__name__} values; give text, numbers or yes/no")
+    if kinds == {str} and len(sample) and sample.str.contains(r"\d[-/:.]\d").all():
+        try:
+            pd.to_datetime(sample, format="mixed")
+        except (ValueError, TypeError):
+            return
+        raise DataError(hint)
 
 
 def _from_codes(codes: np.ndarray, levels: list[Any]) -> Any:

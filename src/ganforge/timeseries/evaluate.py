@@ -43,19 +43,24 @@ def evaluate_series_run(
         raise ConfigError(f"-n must be >= 4 (got {n})")
     reals = windows[np.sort(rng.choice(len(windows), min(n, len(windows)), replace=False))]
     fake = gan.generate(n, seed=seed)
+    # The discriminative score and the memorisation check see every channel (categories one-hot, missing-
+    # value flags, attributes); the others the numeric features -- the predictive target is the last one
+    # (without numeric features: every channel but the attributes).
+    k = len(gan.codec.features) or gan.codec.varying_channels
+    num_real, num_fake = reals[..., :k], fake[..., :k]
     half = len(reals) // 2  # the predictive score's real reference: train on one half, test on the other
     disc = tm.discriminative_score(reals, fake, seed=seed, seeds=seeds, iterations=iterations)
-    pred = tm.predictive_score(fake, reals, seed=seed, iterations=iterations)
-    pred_real = tm.predictive_score(reals[:half], reals[half:], seed=seed, iterations=iterations)
-    marg = tm.marginal_distances(reals, fake)
+    pred = tm.predictive_score(num_fake, num_real, seed=seed, iterations=iterations)
+    pred_real = tm.predictive_score(num_real[:half], num_real[half:], seed=seed, iterations=iterations)
+    marg = tm.marginal_distances(num_real, num_fake)
     near = tm.nearest_window(reals, fake, seed=seed, n_pairs=0)
     result = {
         "discriminative_score": disc["score"],
         "discriminative_std": disc["std"],
         "predictive_mae": pred["mae"],
         "predictive_mae_real": pred_real["mae"],
-        "acf_error": tm.autocorrelation_error(reals, fake),
-        "cross_correlation_error": tm.cross_correlation_error(reals, fake),
+        "acf_error": tm.autocorrelation_error(num_real, num_fake),
+        "cross_correlation_error": tm.cross_correlation_error(num_real, num_fake),
         "marginal_distance_mean": float(np.mean(marg)),
         "marginal_distance_max": float(np.max(marg)),
         "copies_share_p01": near["share_p01"],

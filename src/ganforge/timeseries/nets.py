@@ -26,7 +26,8 @@ class SeriesGenerator(nn.Module):
     ``groups`` ([start, size] of one-hot channels) are categories, drawn by the Gumbel-max trick: the
     last ``choices`` (= total group size) entries of each noise row become Gumbel noise added to the
     group's logits (row 0 for attributes, the step's row for features). Training takes the softmax at
-    temperature ``tau`` (a differentiable, nearly one-hot draw); evaluation takes the one-hot argmax: the
+    temperature ``tau`` (a differentiable, nearly one-hot draw; passing the exact one-hot straight through
+    instead learned the attributes' mix worse in the panel test); evaluation takes the one-hot argmax: the
     same draw, exactly, and seeded like the rest of the noise."""
 
     def __init__(

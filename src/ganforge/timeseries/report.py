@@ -100,7 +100,10 @@ def series_section(run_dir: Path, real: Path | None) -> str:
     rng = np.random.default_rng(0)
     reals = windows[rng.choice(len(windows), min(SHOWN, len(windows)), replace=False)]
     fake = gan.generate(len(reals), seed=0)
-    names = list(gan.codec.features)
+    codec = gan.codec
+    k = len(codec.features) or codec.varying_channels  # the numeric features (else every varying channel)
+    reals, fake = reals[..., :k], fake[..., :k]
+    names = list(codec.features) or [f"channel {j}" for j in range(k)]
     return note(f"{len(reals):,} real windows of {source} against as many generated ones, min-max scaled.") + figures([
         figure(_paths_figure(reals, fake, names), "sample paths: synthetic over real (first features)"),
         figure(_maps_figure(reals, fake), "real and synthetic windows, mapped to 2-D"),
