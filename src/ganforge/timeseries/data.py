@@ -148,16 +148,7 @@ class SeriesCodec:
         static = _static_columns(frame, names, id)
         numeric = [c for c in names if _is_number(frame[c]) and not _few_integers(frame[c])]
         categorical = [c for c in names if c not in numeric]
-        levels = {}
-        for c in categorical:
-            _check_category_column(frame[c], str(c))
-            found = pd.unique(frame[c])
-            if len(found) > MAX_LEVELS:
-                raise DataError(
-                    f"column {c!r} has {len(found):,} different values; a categorical feature may have at most "
-                    f"{MAX_LEVELS} (if it names the series, give it as --id; else drop it)"
-                )
-            levels[str(c)] = sorted((_plain(v) for v in found), key=_order)
+        levels = {str(c): _category_levels(frame[c], str(c)) for c in categorical}
         values = frame[numeric].to_numpy(dtype=np.float64)
         if not np.isfinite(values[~np.isnan(values)]).all():
             bad = numeric[int(np.argwhere(np.isinf(values))[0][1])]
@@ -492,6 +483,19 @@ def _one_hot(col: pd.Series, levels: list[Any], name: str) -> np.ndarray:
         bad = col.to_numpy()[int(np.argmax(codes < 0))]
         raise DataError(f"column {name!r} holds {bad!r}, a value the model was not trained on")
     return (codes[:, None] == np.arange(len(levels))).astype(np.float32)
+
+
+def _category_levels(col: pd.Series, name: str) -> list[Any]:
+    """A categorical column's values (JSON-able, in order), checked: times, other objects and more than
+    MAX_LEVELS values are refused in one line."""
+    _check_category_column(col, name)
+    found = pd.unique(col)
+    if len(found) > MAX_LEVELS:
+        raise DataError(
+            f"column {name!r} has {len(found):,} different values; a categorical feature may have at most "
+            f"{MAX_LEVELS} (if it names the series, give it as --id; else drop it)"
+        )
+    return sorted((_plain(v) for v in found), key=_order)
 
 
 def _check_category_column(col: pd.Series, name: str) -> None:
