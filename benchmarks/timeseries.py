@@ -67,11 +67,12 @@ def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, hig
 
 
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
-                 seed: int, scale: Any) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
-    """Train, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
+                 seed: int, scale: Any, recipe: str = "direct") -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """Train with ``recipe``, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
     copies of equal columns, integers) and cut them into protocol windows with ``scale``."""
     t0 = time.perf_counter()
-    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu").fit(frame, time=time_col, id=id_col)
+    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu", recipe=recipe)
+    gan.fit(frame, time=time_col, id=id_col)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     gan.sample(10_000, length=gan.recipe.window, seed=seed + 1)
@@ -119,13 +120,15 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=3000, help="real windows compared (and generated)")
     ap.add_argument("--iterations", type=int, default=2000, help="post-hoc GRU training iterations")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--recipes", default="direct,timegan", help="ganforge recipes trained, each --minutes")
+    ap.add_argument("--out", default="timeseries.json", help="file name under benchmarks/results")
     args = ap.parse_args()
     results: dict[str, Any] = {
         "machine": machine(),
         "args": vars(args),
         "published_discriminative": PUBLISHED,
     }
-    out = RESULTS / "timeseries.json"
+    out = RESULTS / args.out
     for name in args.datasets.split(","):
         frame, time_col, id_col = builtin_frame(name)
         print(f"== {name}: {frame.shape}", flush=True)
@@ -136,16 +139,19 @@ def main() -> None:
             return plain_windows(rows, features, low, high, ids, WINDOW)
 
         windows = scale(frame, id_col)
-        fake, info = run_ganforge(frame, time_col, id_col, args.minutes, args.windows, args.seed, scale)
         rng = np.random.default_rng(args.seed)
         real = windows[rng.choice(len(windows), min(args.windows, len(windows)), replace=False)]
-        fake = fake[: len(real)]
         half = len(real) // 2
         row: dict[str, Any] = {"windows_total": len(windows), "windows_compared": len(real),
                                "real_predictive_mae": round(tm.predictive_score(real[:half], real[half:],
                                                             seed=args.seed, iterations=args.iterations)["mae"], 4)}  # fmt: skip
-        row["ganforge"] = info | scores(real, fake, args.seed, args.iterations)
-        print(f"  ganforge {row['ganforge']}", flush=True)
+        for recipe in args.recipes.split(","):
+            fake, info = run_ganforge(
+                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe
+            )
+            key = "ganforge" if recipe == "direct" else f"ganforge-{recipe}"
+            row[key] = info | scores(real, fake[: len(real)], args.seed, args.iterations)
+            print(f"  {key} {row[key]}", flush=True)
         if args.par_epochs > 0:
             try:
                 par_fake, par_info = run_par(real, args.par_epochs, len(real), args.seed)

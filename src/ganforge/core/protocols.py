@@ -108,6 +108,16 @@ class FeatureMatching(Protocol):
 
 
 @runtime_checkable
+class LatentGame(Protocol):
+    """A generator that plays the adversarial game in a space of its own (TimeGAN's latent space): in
+    training mode its forward returns points of that space (what D judges), in eval mode data; D sees each
+    real batch through ``embed`` (taken without gradient). Its own terms (PairedLoss) train ``embed``.
+    Single process only: ``embed`` and those terms run outside the distributed wrapper's forward."""
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class ReplayDiscriminator(Protocol):
     """A discriminator that shows itself older fakes in place of the newest (a history pool); its state
     lives in D's buffers, so checkpoints keep it."""

@@ -34,6 +34,7 @@ from ganforge.core.protocols import (
     BatchSource,
     FeatureMatching,
     GeneratorPenalty,
+    LatentGame,
     PairedLoss,
     PerRankSource,
     Recipe,
@@ -136,6 +137,8 @@ class Trainer:
                 self.D.to(memory_format=torch.channels_last),
             )
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if isinstance(self.G, LatentGame) and self.world.distributed:
+            raise ConfigError("this recipe trains in one process only (not under torchrun)")
         # The modules the updates go through: DDP wrappers under torchrun (gradients averaged over ranks).
         self.G_train, self.D_train = self._wrap(self.G), self._wrap(self.D)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
@@ -207,6 +210,13 @@ class Trainer:
         full = torch.cat([pad] * self.world.rank + [x] + [pad] * (self.world.size - self.world.rank - 1))
         return self.recipe.augment(full, p, self.rng)[mine]
 
+    def _seen_by_d(self, real: torch.Tensor) -> torch.Tensor:
+        """A real batch as D sees it: itself, or its embedding when G plays in a space of its own."""
+        if not isinstance(self.G, LatentGame):
+            return real
+        with torch.no_grad(), self._autocast():
+            return self.G.embed(real)
+
     def _all_finite(self, *values: float) -> bool:
         """True when every value is finite on every rank (so all ranks step, or none)."""
         return not distributed.any_rank(not all(math.isfinite(v) for v in values), self.device)
@@ -219,7 +229,7 @@ class Trainer:
             fake = self.D.replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
         do_reg = (r1_gamma > 0 or r2_gamma > 0) and self.step % cfg.reg_interval == 0
-        real_aug = self._augment(real).detach().float().requires_grad_(do_reg)
+        real_aug = self._augment(self._seen_by_d(real)).detach().float().requires_grad_(do_reg)
         fake_aug = self._augment(fake).detach().float().requires_grad_(do_reg)
         # Steps that carry the R1/R2 penalty run D in full precision: a gradient penalty taken through
         # bf16 activations is too coarse to be the penalty the recipe asks for.
@@ -278,7 +288,7 @@ class Trainer:
             if isinstance(self.D, FeatureMatching):  # D's activations on fakes pulled toward those on reals
                 d_fake, feats_fake = self.D.features(fake_aug, c)
                 with torch.no_grad():
-                    _, feats_real = self.D.features(self._augment(real), c)
+                    _, feats_real = self.D.features(self._augment(self._seen_by_d(real)), c)
                 fm = sum((f - r).abs().float().mean() for f, r in zip(feats_fake, feats_real, strict=True))
                 fm = fm * self.D.feature_matching_weight
             else:
@@ -286,7 +296,7 @@ class Trainer:
         d_fake = d_fake.float()
         if self.loss.needs_real_for_g:
             with torch.no_grad(), self._autocast():
-                d_real = self.D(self._augment(real), c).float()
+                d_real = self.D(self._augment(self._seen_by_d(real)), c).float()
         else:
             d_real = torch.zeros_like(d_fake)
         loss = self.loss.g_loss(d_real, d_fake)

@@ -46,6 +46,19 @@ def train_series(
     minutes: MinutesOpt = None,
     batch: Annotated[int, typer.Option(help="Windows per batch.")] = 128,
     hidden: Annotated[int, typer.Option(help="Width of the generator's GRU.")] = 64,
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="direct: a GRU generator against a convolutional discriminator; timegan: "
+            "autoencoder, supervisor and the adversarial game in the latent space."
+        ),
+    ] = "direct",
+    warmup_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--warmup-steps", help="timegan: steps the autoencoder and supervisor learn alone (default 500)."
+        ),
+    ] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
@@ -60,6 +73,7 @@ def train_series(
     at_least("--window", window, 2)
     at_least("--batch", batch, 2)
     at_least("--hidden", hidden, 1)
+    at_least("--warmup-steps", warmup_steps, 0)
     at_least("--checkpoint-every", checkpoint_every, 1)
     check_seed(seed)
     check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * hidden * 4)
@@ -68,7 +82,8 @@ def train_series(
         gan = SeriesGAN.resume(resume, steps=steps, device=device, minutes=minutes)
     else:
         gan = SeriesGAN(window=window, steps=steps, minutes=minutes, batch_size=batch, hidden=hidden, seed=seed,
-                        device=device, checkpoint_every=checkpoint_every)  # fmt: skip
+                        device=device, checkpoint_every=checkpoint_every, recipe=recipe,
+                        warmup_steps=warmup_steps)  # fmt: skip
     header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
     gan.fit(data, out=run_dir, resume=resume is not None, time=time, id=id, health=check_on_problem(on_problem),
             callbacks=progress_callbacks(ProgressCallback(console, unit="windows", header=header)))  # fmt: skip

@@ -19,6 +19,7 @@ from ganforge.errors import ConfigError
 from ganforge.tables.model import table_fingerprint
 from ganforge.timeseries.data import SeriesCodec, read_series
 from ganforge.timeseries.recipe import SeriesRecipe, WindowSource
+from ganforge.timeseries.timegan import TimeGANRecipe
 
 KIND = "series"
 
@@ -28,6 +29,12 @@ SERIES_TRAIN_DEFAULTS: dict[str, Any] = {
     "loss": "ns", "lr_g": 1e-3, "lr_d": 5e-4, "betas": (0.5, 0.99), "r1_gamma": 0.1, "reg_interval": 4,
     "ema_halflife_images": 20_000.0, "grad_clip": 10.0,
 }  # fmt: skip
+# The TimeGAN-style recipe: Adam's usual betas as the paper's, a warm-up in which the autoencoder and the
+# supervisor learn before the adversarial game starts.
+TIMEGAN_TRAIN_DEFAULTS: dict[str, Any] = {
+    "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.9, 0.999), "adversarial_start": 500,
+}  # fmt: skip
+RECIPES = {"direct": SeriesRecipe, "timegan": TimeGANRecipe}
 
 
 class SeriesGAN(GANModel):
@@ -51,10 +58,21 @@ class SeriesGAN(GANModel):
         lr_g: float | None = None,
         lr_d: float | None = None,
         rollout: int | None = None,
+        recipe: str = "direct",
+        warmup_steps: int | None = None,
     ) -> None:
         """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks.
         ``rollout``: steps the generator runs in training, of which the discriminator judges a random
-        window (default twice the window, or the shortest series if shorter)."""
+        window (default twice the window, or the shortest series if shorter). ``recipe``: "direct" (a
+        recurrent generator against a convolutional discriminator on the data) or "timegan" (autoencoder,
+        supervisor and the adversarial game in the latent space, see timegan.py); ``warmup_steps``: the
+        timegan recipe's steps before the adversarial game starts (default 500)."""
+        if recipe not in RECIPES:
+            raise ConfigError(f"recipe must be one of {', '.join(RECIPES)} (got {recipe!r})")
+        if warmup_steps is not None and recipe != "timegan":
+            raise ConfigError(f"warm-up steps belong to the timegan recipe, not the {recipe} one")
+        if warmup_steps is not None and warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be >= 0 (got {warmup_steps})")
         if window < 2:
             raise ConfigError(f"window must be >= 2 (got {window})")
         if steps is not None and steps < 1:
@@ -62,8 +80,9 @@ class SeriesGAN(GANModel):
         for name, v in (("z_dim", z_dim), ("hidden", hidden), ("layers", layers)):
             if v < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
-        chosen = {"lr_g": lr_g, "lr_d": lr_d}
-        settings = SERIES_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
+        chosen = {"lr_g": lr_g, "lr_d": lr_d, "adversarial_start": warmup_steps}
+        defaults = SERIES_TRAIN_DEFAULTS | (TIMEGAN_TRAIN_DEFAULTS if recipe == "timegan" else {})
+        settings = defaults | {k: v for k, v in chosen.items() if v is not None}
         total = steps if steps is not None else (10**9 if minutes else 3000)
         self.train_config = from_dict(
             TrainConfig,
@@ -72,7 +91,7 @@ class SeriesGAN(GANModel):
              "log_every": log_every},
             what="training",
         )  # fmt: skip
-        self.recipe = SeriesRecipe(window=window, z_dim=z_dim, hidden=hidden, layers=layers)
+        self.recipe = RECIPES[recipe](window=window, z_dim=z_dim, hidden=hidden, layers=layers)
         if rollout is not None and rollout < window:
             raise ConfigError(f"rollout must be >= the window of {window} (got {rollout})")
         self.rollout = rollout
@@ -110,6 +129,11 @@ class SeriesGAN(GANModel):
         windows = self.codec.windows(frame, length=max(self.recipe.rollout, self.recipe.window))
         self.recipe.channels = self.codec.channels
         self.recipe.static, self.recipe.groups = self.codec.static_channels, self.codec.groups()
+        if self.recipe.static and self.recipe.style == "timegan":
+            raise ConfigError(
+                f"the timegan recipe does not generate per-series attributes ({', '.join(self.codec.static)}"
+                "): use the direct recipe"
+            )
         self.data_info = {"source": where, "rows": len(frame), "windows": len(windows),
                           "series": frame[id].nunique() if id else 1, "features": len(self.codec.features),
                           "fingerprint": fp}  # fmt: skip
@@ -186,7 +210,9 @@ class SeriesGAN(GANModel):
         gan = cls.__new__(cls)
         gan._init_state()
         gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
-        gan.recipe = from_dict(SeriesRecipe, config["recipe"], what="recipe")
+        gan.recipe = from_dict(
+            RECIPES[config["recipe"].get("style", "direct")], config["recipe"], what="recipe"
+        )
         gan.rollout = gan.recipe.rollout or None
         gan.codec = SeriesCodec(**config["codec"]) if config.get("codec") else None
         gan.data_info = dict(config.get("data", {}))
@@ -196,14 +222,15 @@ class SeriesGAN(GANModel):
         return self.recipe
 
     def card(self) -> dict[str, Any]:
-        r = self.recipe
+        r, described = self.recipe, self.recipe.describe()
         return {
             "Model": {
                 "kind": "time-series GAN",
+                "recipe": r.style,
                 "window": r.window,
                 "channels": r.channels,
-                "generator": f"GRU {r.layers} x {r.hidden}, noise {r.z_dim} per step and per sequence",
-                "discriminator": f"1-D convolutions, width {r.d_width}",
+                "generator": f"{described['generator']}, noise {r.z_dim} per step and per sequence",
+                "discriminator": described["discriminator"],
             },  # fmt: skip
             "Data": self.data_info,
             "Training": {k: v for k, v in self.metrics.items() if not k.startswith("evaluation")},

@@ -25,6 +25,7 @@ class SeriesRecipe:
     static: int = 0  # the last channels are per-sequence attributes (panels)
     groups: list[list[int]] = field(default_factory=list)  # [start, size] of one-hot channels
     rollout: int = 0  # steps G runs in training (0: the window); D judges a random window of them
+    style: str = "direct"  # "timegan": TimeGANRecipe (timegan.py)
 
     def build_generator(self) -> SeriesGenerator:
         return SeriesGenerator(self.z_dim, self.channels, self.hidden, self.layers, self.static, self.groups)
