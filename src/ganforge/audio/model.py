@@ -12,12 +12,14 @@ import numpy as np
 import torch
 
 from ganforge.audio.data import AudioData, load_audio, source_name
+from ganforge.audio.probe import AUDIO_COLLAPSE, audio_probe
 from ganforge.audio.recipe import ARCHS, AudioRecipe, ClipSource
 from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.model import GANModel, sampling_generator
+from ganforge.engine.health import health_callbacks
+from ganforge.engine.model import GANModel, sampling_generator, train_config
 from ganforge.errors import ConfigError, DataError
 from ganforge.safety.payload import new_model_id, saved_model_id
 
@@ -69,14 +71,9 @@ class AudioGAN(GANModel):
         if steps is not None and steps < 1:
             raise ConfigError(f"steps must be >= 1 (got {steps})")
         chosen = {"lr_g": lr_g, "lr_d": lr_d}
-        settings = AUDIO_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
-        total = steps if steps is not None else (10**9 if minutes else 2000)
-        self.train_config = from_dict(
-            TrainConfig,
-            {**settings, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
-             "log_every": log_every},
-            what="training",
+        self.train_config = train_config(
+            AUDIO_TRAIN_DEFAULTS, chosen, steps, minutes, 2000,
+            batch_size=batch_size, seed=seed, device=device, checkpoint_every=checkpoint_every, log_every=log_every
         )  # fmt: skip
         self.recipe = AudioRecipe(arch=arch, sample_rate=int(sample_rate), length=round(seconds * sample_rate),
                                   z_dim=z_dim, width=width)  # fmt: skip
@@ -157,13 +154,9 @@ class AudioGAN(GANModel):
                 probe = audio.clips[:: max(1, len(audio.clips) // 256)]
                 r.log_high = float(r.mel.log_mel(probe).max()) + 0.5
         source = ClipSource(r.encode(audio.clips), use_labels)
-        cbs = list(callbacks or [])
-        if health != "off":
-            from ganforge.audio.probe import AUDIO_COLLAPSE, audio_probe
-            from ganforge.engine.health import HealthConfig, HealthMonitor
-
-            probe = audio_probe(r, source.x, r.num_classes)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **AUDIO_COLLAPSE), *probe))
+        cbs = list(callbacks or []) + health_callbacks(
+            health, AUDIO_COLLAPSE, lambda: audio_probe(r, source.x, r.num_classes)
+        )
         self.data_info = {"source": source_name(data),
                           "clips": len(audio.clips), "classes": r.num_classes, "sample_rate": r.sample_rate,
                           "seconds": r.length / r.sample_rate, "skipped": len(audio.skipped),

@@ -24,7 +24,8 @@ from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.model import GANModel
+from ganforge.engine.health import health_callbacks
+from ganforge.engine.model import GANModel, train_config
 from ganforge.errors import ConfigError, DataError
 
 KIND = "vocoder"
@@ -175,15 +176,10 @@ class Vocoder(GANModel):
             raise ConfigError(f"steps must be >= 1 (got {steps})")
         if warmup_steps is not None and warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0 (got {warmup_steps})")
-        total = steps if steps is not None else (10**9 if minutes else 6000)
         chosen = {"lr_g": lr_g, "lr_d": lr_d, "adversarial_start": warmup_steps}
-        settings = VOCODER_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
-        self.train_config = from_dict(
-            TrainConfig,
-            {**settings, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
-             "log_every": log_every},
-            what="training",
+        self.train_config = train_config(
+            VOCODER_TRAIN_DEFAULTS, chosen, steps, minutes, 6000,
+            batch_size=batch_size, seed=seed, device=device, checkpoint_every=checkpoint_every, log_every=log_every
         )  # fmt: skip
         self.recipe = VocoderRecipe(
             sample_rate=int(sample_rate), n_fft=n_fft, hop=hop, n_mels=n_mels, width=width
@@ -233,11 +229,8 @@ class Vocoder(GANModel):
         source = SegmentSource(r, clips)
         self.data_info = {"source": source_name(data), "clips": len(clips), "sample_rate": r.sample_rate,
                           "seconds": clips.shape[1] / r.sample_rate, "fingerprint": fp}  # fmt: skip
-        cbs = list(callbacks or [])
-        if health != "off":  # (no collapse check: the spectrogram decides what the vocoder says)
-            from ganforge.engine.health import HealthConfig, HealthMonitor
-
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health)))
+        # (no collapse check: the spectrogram decides what the vocoder says)
+        cbs = list(callbacks or []) + health_callbacks(health)
         trainer = self.start_training(r, source, run_dir, cbs, resume)
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, segments_seen=result.examples_seen)

@@ -65,6 +65,19 @@ class HealthConfig:
             raise ConfigError("health checks need every >= 1 and max_retries >= 0")
 
 
+def health_callbacks(
+    on_problem: str, thresholds: dict[str, float] | None = None,
+    probe: Callable[[], tuple[Any, torch.Tensor]] | None = None,
+) -> list[Callback]:  # fmt: skip
+    """The health monitor as callbacks to add to a run: none when ``on_problem`` is "off", else one
+    ``HealthMonitor`` with the kind's collapse ``thresholds`` (HealthConfig fields) and its coverage check
+    fed by ``probe()`` -> ``(sample, real)`` (called only when the monitor is on)."""
+    if on_problem == "off":
+        return []
+    config = HealthConfig(on_problem=on_problem, **(thresholds or {}))
+    return [HealthMonitor(config, *(probe() if probe is not None else ()))]
+
+
 class HealthMonitor(Callback):
     """Watches a Trainer. With ``sample`` (generator -> a fixed batch of samples, as features) and
     ``real`` (real examples in the same space) it also checks for mode collapse via coverage."""

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ganforge.core import registry
-from ganforge.core.config import write_json
+from ganforge.core.config import TrainConfig, from_dict, write_json
 from ganforge.engine import artifact, distributed
 from ganforge.engine import checkpoint as ckpt
 from ganforge.engine.trainer import Trainer
@@ -42,6 +42,19 @@ def memory_budget() -> int:
         except ValueError:
             raise ConfigError(f"GANFORGE_MEMORY_LIMIT_GB must be a number of GB (got {given!r})") from None
     return int(0.8 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def train_config(
+    defaults: dict[str, Any], chosen: dict[str, Any], steps: int | None, minutes: float | None,
+    default_steps: int, **fixed: Any,
+) -> TrainConfig:  # fmt: skip
+    """A model's training settings: the kind's ``defaults``, overridden by the ``chosen`` ones that are not
+    None; ``steps`` updates or a budget of ``minutes`` (neither: ``default_steps``); ``fixed`` settings
+    (batch_size, seed, device ...) as given."""
+    settings = defaults | {k: v for k, v in chosen.items() if v is not None}
+    total = steps if steps is not None else (10**9 if minutes else default_steps)
+    budget = {"steps": total, "max_seconds": minutes * 60 if minutes else None}
+    return from_dict(TrainConfig, {**settings, **fixed, **budget}, what="training")
 
 
 class GANModel:

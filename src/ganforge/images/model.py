@@ -14,7 +14,7 @@ from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
 from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.health import HealthConfig, HealthMonitor
+from ganforge.engine.health import health_callbacks
 from ganforge.engine.model import GANModel, sampling_generator
 from ganforge.errors import ConfigError, DataError
 from ganforge.images.codec import decode_images
@@ -208,10 +208,8 @@ class ImageGAN(GANModel):
             cbs.append(TensorBoardLogger(run_dir / "tensorboard"))  # after SampleGrid: logs its grids
         if monitor_every and main:
             cbs.append(FeatureDistanceMonitor(reals, self._grid_fn(), every=monitor_every))
-        if health != "off":
-            probe = image_probe(recipe, reals, self.recipe_config.num_classes)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **IMAGE_COLLAPSE), *probe))
-        return cbs
+        probe = lambda: image_probe(recipe, reals, self.recipe_config.num_classes)  # noqa: E731
+        return cbs + health_callbacks(health, IMAGE_COLLAPSE, probe)
 
     def _grid_fn(self) -> Any:
         rc = self.recipe_config

@@ -18,7 +18,7 @@ from ganforge.core.config import TrainConfig, from_dict
 from ganforge.core.io import fingerprint
 from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.health import HealthConfig, HealthMonitor
+from ganforge.engine.health import health_callbacks
 from ganforge.engine.model import GANModel
 from ganforge.errors import ConfigError, DataError
 from ganforge.reporting.tensorboard import TensorBoardLogger
@@ -269,10 +269,7 @@ class TableGAN(GANModel, TableSampling):
             from ganforge.tables.privacy.dp import check_compatible
 
             health = check_compatible(asdict(self.train_config), health)
-        if health != "off":
-            probe = table_probe(recipe, source)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **TABLE_COLLAPSE), *probe))
-        return cbs
+        return cbs + health_callbacks(health, TABLE_COLLAPSE, lambda: table_probe(recipe, source))
 
     # ------------------------------------------------------------------ persistence
     def config_dict(self) -> dict[str, Any]:

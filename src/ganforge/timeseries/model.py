@@ -14,10 +14,12 @@ import torch
 from ganforge.core.config import TrainConfig, from_dict
 from ganforge.engine import artifact
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.model import GANModel, sampling_generator
+from ganforge.engine.health import health_callbacks
+from ganforge.engine.model import GANModel, sampling_generator, train_config
 from ganforge.errors import ConfigError
 from ganforge.tables.model import table_fingerprint
 from ganforge.timeseries.data import SeriesCodec, read_series
+from ganforge.timeseries.probe import SERIES_COLLAPSE, series_probe
 from ganforge.timeseries.recipe import SeriesRecipe, WindowSource
 from ganforge.timeseries.timegan import TimeGANRecipe
 
@@ -82,14 +84,9 @@ class SeriesGAN(GANModel):
                 raise ConfigError(f"{name} must be >= 1 (got {v})")
         chosen = {"lr_g": lr_g, "lr_d": lr_d, "adversarial_start": warmup_steps}
         defaults = SERIES_TRAIN_DEFAULTS | (TIMEGAN_TRAIN_DEFAULTS if recipe == "timegan" else {})
-        settings = defaults | {k: v for k, v in chosen.items() if v is not None}
-        total = steps if steps is not None else (10**9 if minutes else 3000)
-        self.train_config = from_dict(
-            TrainConfig,
-            {**settings, "steps": total, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": minutes * 60 if minutes else None, "checkpoint_every": checkpoint_every,
-             "log_every": log_every},
-            what="training",
+        self.train_config = train_config(
+            defaults, chosen, steps, minutes, 3000,
+            batch_size=batch_size, seed=seed, device=device, checkpoint_every=checkpoint_every, log_every=log_every
         )  # fmt: skip
         self.recipe = RECIPES[recipe](window=window, z_dim=z_dim, hidden=hidden, layers=layers)
         if rollout is not None and rollout < window:
@@ -138,13 +135,8 @@ class SeriesGAN(GANModel):
                           "series": frame[id].nunique() if id else 1, "features": len(self.codec.features),
                           "fingerprint": fp}  # fmt: skip
         source = WindowSource(torch.from_numpy(windows))
-        cbs = list(callbacks or [])
-        if health != "off":
-            from ganforge.engine.health import HealthConfig, HealthMonitor
-            from ganforge.timeseries.probe import SERIES_COLLAPSE, series_probe
-
-            probe = series_probe(self.recipe, source.x)
-            cbs.append(HealthMonitor(HealthConfig(on_problem=health, **SERIES_COLLAPSE), *probe))
+        probe = lambda: series_probe(self.recipe, source.x)  # noqa: E731
+        cbs = list(callbacks or []) + health_callbacks(health, SERIES_COLLAPSE, probe)
         trainer = self.start_training(self.recipe, source, run_dir, cbs, resume)
         result = trainer.fit(resume=resume)
         self.finish_training(trainer, result, windows_seen=result.examples_seen)
