@@ -152,6 +152,8 @@ def main() -> None:
             key = "ganforge" if recipe == "direct" else f"ganforge-{recipe}"
             row[key] = info | scores(real, fake[: len(real)], args.seed, args.iterations)
             print(f"  {key} {row[key]}", flush=True)
+            results[name] = row  # saved after every model: a stopped run keeps what it measured
+            out.write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.par_epochs > 0:
             try:
                 par_fake, par_info = run_par(real, args.par_epochs, len(real), args.seed)
