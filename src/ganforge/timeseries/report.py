@@ -20,7 +20,8 @@ def summary_facts(config: dict[str, Any]) -> dict[str, Any]:
     """Series, windows, features and the networks."""
     data, recipe = config.get("data", {}), config.get("recipe", {})
     return {"series": data.get("series"), "windows": data.get("windows"), "features": data.get("features"),
-            "recipe": f"GRU {recipe.get('layers')} x {recipe.get('hidden')} vs conv1d, window {recipe.get('window')}"}  # fmt: skip
+            "recipe": f"{recipe.get('style', 'direct')}: GRU {recipe.get('layers')} x {recipe.get('hidden')} vs "
+                      f"{'a GRU on latents' if recipe.get('style') == 'timegan' else 'conv1d'}, window {recipe.get('window')}"}  # fmt: skip
 
 
 def _paths_figure(real: np.ndarray, fake: np.ndarray, names: list[str]) -> str:
