@@ -78,7 +78,7 @@ def test_the_timegan_recipe_warms_up_its_autoencoder_then_plays_in_the_latent_sp
     def reconstruction_error(gan: SeriesGAN) -> float:
         g = gan.G_ema
         with torch.no_grad():
-            return float(torch.sqrt(((g.recovery(g.embed(x)) - x) ** 2).mean()))
+            return float(torch.sqrt(((g.recovery(g.embed_real(x)) - x) ** 2).mean()))
 
     warm = SeriesGAN(steps=160, recipe="timegan", warmup_steps=150, **FAST).fit(
         df, out=tmp_path / "r", time="t", id="id"
@@ -98,6 +98,15 @@ def test_the_timegan_recipe_warms_up_its_autoencoder_then_plays_in_the_latent_sp
 
 
 def test_the_timegan_recipe_refuses_what_it_cannot_do(tmp_path):
+    from ganforge.core.protocols import LatentGame
+    from ganforge.timeseries.timegan import LatentSeriesGenerator
+
+    class Conditional(torch.nn.Module):  # an image generator's class embedding is not the hook
+        embed = torch.nn.Embedding(3, 4)
+
+    assert isinstance(LatentSeriesGenerator(4, 2, 8, 1), LatentGame) and not isinstance(
+        Conditional(), LatentGame
+    )
     with pytest.raises(ConfigError, match="recipe must be one of direct, timegan"):
         SeriesGAN(recipe="diffusion")
     with pytest.raises(ConfigError, match="warm-up steps belong to the timegan recipe"):

@@ -111,10 +111,10 @@ class FeatureMatching(Protocol):
 class LatentGame(Protocol):
     """A generator that plays the adversarial game in a space of its own (TimeGAN's latent space): in
     training mode its forward returns points of that space (what D judges), in eval mode data; D sees each
-    real batch through ``embed`` (taken without gradient). Its own terms (PairedLoss) train ``embed``.
-    Single process only: ``embed`` and those terms run outside the distributed wrapper's forward."""
+    real batch through ``embed_real`` (taken without gradient). Its own terms (PairedLoss) train it.
+    Single process only: ``embed_real`` and those terms run outside the distributed wrapper's forward."""
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor: ...
+    def embed_real(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 @runtime_checkable

@@ -215,7 +215,7 @@ class Trainer:
         if not isinstance(self.G, LatentGame):
             return real
         with torch.no_grad(), self._autocast():
-            return self.G.embed(real)
+            return self.G.embed_real(real)
 
     def _all_finite(self, *values: float) -> bool:
         """True when every value is finite on every rank (so all ranks step, or none)."""

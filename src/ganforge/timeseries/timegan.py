@@ -58,7 +58,7 @@ class LatentSeriesGenerator(nn.Module):
         self.generator = _Recurrent(2 * z_dim, hidden, hidden, layers, squash=True)
         self.supervisor = _Recurrent(hidden, hidden, hidden, max(layers - 1, 1), squash=True)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed_real(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedder(x)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
