@@ -137,7 +137,8 @@ class Trainer:
                 self.D.to(memory_format=torch.channels_last),
             )
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        if isinstance(self.G, LatentGame) and self.world.distributed:
+        self.latent_game = isinstance(self.G, LatentGame)  # checked once: a Protocol isinstance is slow
+        if self.latent_game and self.world.distributed:
             raise ConfigError("this recipe trains in one process only (not under torchrun)")
         # The modules the updates go through: DDP wrappers under torchrun (gradients averaged over ranks).
         self.G_train, self.D_train = self._wrap(self.G), self._wrap(self.D)
@@ -212,7 +213,7 @@ class Trainer:
 
     def _seen_by_d(self, real: torch.Tensor) -> torch.Tensor:
         """A real batch as D sees it: itself, or its embedding when G plays in a space of its own."""
-        if not isinstance(self.G, LatentGame):
+        if not self.latent_game:
             return real
         with torch.no_grad(), self._autocast():
             return self.G.embed_real(real)
