@@ -17,6 +17,8 @@ Published discriminative scores (lower is better): TimeGAN .011 / .102 / .236, D
 
     .venv/bin/python benchmarks/timeseries.py --minutes 5 --par-epochs 16
     .venv/bin/python benchmarks/timeseries.py --datasets stocks --minutes 30    # the issue's budget
+    .venv/bin/python benchmarks/timeseries.py --datasets energy --recipes direct --scalings minmax,quantile \
+        --par-epochs 0 --out timeseries_scaling.json
 """
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, hig
 
 
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
-                 seed: int, scale: Any, recipe: str = "direct") -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
-    """Train with ``recipe``, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
+                 seed: int, scale: Any, recipe: str = "direct", scaling: str = "minmax",
+                 ) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """Train with ``recipe`` and ``scaling``, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
     copies of equal columns, integers) and cut them into protocol windows with ``scale``."""
     t0 = time.perf_counter()
-    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu", recipe=recipe)
+    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu", recipe=recipe, scaling=scaling)
     gan.fit(frame, time=time_col, id=id_col)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -121,6 +124,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=2000, help="post-hoc GRU training iterations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--recipes", default="direct,timegan", help="ganforge recipes trained, each --minutes")
+    ap.add_argument("--scalings", default="minmax", help="SeriesGAN scalings tried with every recipe")
     ap.add_argument("--out", default="timeseries.json", help="file name under benchmarks/results")
     args = ap.parse_args()
     results: dict[str, Any] = {
@@ -145,11 +149,12 @@ def main() -> None:
         row: dict[str, Any] = {"windows_total": len(windows), "windows_compared": len(real),
                                "real_predictive_mae": round(tm.predictive_score(real[:half], real[half:],
                                                             seed=args.seed, iterations=args.iterations)["mae"], 4)}  # fmt: skip
-        for recipe in args.recipes.split(","):
+        for recipe, scaling in [(r, s) for r in args.recipes.split(",") for s in args.scalings.split(",")]:
             fake, info = run_ganforge(
-                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe
+                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe, scaling
             )
-            key = "ganforge" if recipe == "direct" else f"ganforge-{recipe}"
+            key = "ganforge" + (f"-{recipe}" if recipe != "direct" else "")
+            key += f"-{scaling}" if scaling != "minmax" else ""
             row[key] = info | scores(real, fake[: len(real)], args.seed, args.iterations)
             print(f"  {key} {row[key]}", flush=True)
             results[name] = row  # saved after every model: a stopped run keeps what it measured

@@ -211,3 +211,30 @@ def test_resuming_a_run_of_another_kind_is_one_line(tmp_path):
     legacy = Path(__file__).parent / "fixtures" / "legacy-0.1.0" / "image"
     proc = run_cli("train", "table", str(csv), "--resume", str(legacy))
     assert_clean_error(proc, "holds a 'image' run, not a 'table' run")
+
+
+def test_help_and_usage_errors_answer_without_importing_torch():
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ganforge.cli.main import main\n"
+        "for argv in (['ganforge', '--help'], ['ganforge', 'train', 'series', '--help'], ['ganforge', 'nosuch']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr[-2000:]
+    assert "No such command 'nosuch'" in proc.stderr
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # pytest sets 80 for its children
+    piped = subprocess.run(
+        [*ganforge_cmd(), "train", "table", "--help"], capture_output=True, text=True, env=env
+    )
+    # a pipe, not a terminal: option names must not be cut
+    assert piped.returncode == 0 and "--on-problem,--on-collapse" in piped.stdout and "…" not in piped.stdout

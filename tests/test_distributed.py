@@ -107,7 +107,7 @@ def test_torchrun_train_commands_write_once_and_resume_on_one_process(tmp_path, 
         "100",
     ]
     done = run(cli, cwd=tmp_path)
-    assert done.stderr.count("run directory:") == 1  # rank 1 trains quietly
+    assert done.stdout.count("run directory:") == 1  # rank 1 trains quietly
     config = json.loads((tmp_path / "trun" / "config.json").read_text())
     assert config["metrics"]["processes"] == 2 and config["metrics"]["steps"] == 40
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "trun" / "metrics.jsonl").read_text().splitlines()]

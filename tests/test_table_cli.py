@@ -42,6 +42,9 @@ def table_run(tmp_path_factory):
 def test_train_prints_detected_metadata_and_writes_the_artifact(table_run):
     d, proc = table_run
     assert "id" in proc.stderr and "categorical" in proc.stderr and "numeric" in proc.stderr
+    # the outcome on stdout, progress on stderr; the hint names the held-out rows evaluation wants
+    assert f"run directory: {d / 'run'}" in proc.stdout and "run directory" not in proc.stderr
+    assert "steps" in proc.stdout and "--holdout" in proc.stdout
     for name in ("model.safetensors", "config.json", "card.md", "metrics.jsonl"):
         assert (d / "run" / name).is_file(), name
 

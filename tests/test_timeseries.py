@@ -307,3 +307,29 @@ def test_runs_saved_before_attributes_and_rollouts_load_and_sample_the_same(tmp_
         config["codec"].pop(key)
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     pd.testing.assert_frame_equal(load(tmp_path / "run").sample(4, seed=1), gan.sample(4, seed=1))
+
+
+def test_quantile_scaling_spreads_a_skewed_feature_and_keeps_its_point_mass():
+    rng = np.random.default_rng(0)
+    n = 2000
+    usage = np.where(rng.random(n) < 0.3, 0.0, rng.lognormal(3, 1, n))  # 30 % exactly 0, a long tail
+    usage[rng.random(n) < 0.05] = np.nan
+    df = pd.DataFrame({"usage": usage, "temp": np.sin(np.arange(n) / 20) + rng.normal(0, 0.05, n)})
+    plain, spread = (SeriesCodec.fit(df, None, None, 24, scaling=s) for s in ("minmax", "quantile"))
+    x_plain, x_spread = plain.rows(df)[:, 0], spread.rows(df)[:, 0]
+    seen = ~np.isnan(usage)
+    assert (x_plain[seen] < 0.1).mean() > 0.8  # min-max: the tail's extremes squeeze the rest near 0
+    assert 0.4 < (x_spread[seen & (usage > 0)] < 0.65).mean() < 0.6  # quantile: spread evenly
+    back = spread.decode(spread.rows(df)[None])["usage"].to_numpy()
+    np.testing.assert_array_equal(np.isnan(back), ~seen)  # the missing-value flag as before
+    assert (back[usage == 0] == 0).all()  # the point mass comes back exact ...
+    assert np.median(np.abs(back[usage > 0] - usage[usage > 0]) / usage[usage > 0]) < 1e-6  # ... the rest too
+    # generated channels anywhere in [0, 1] decode to the data's mix: as many exact zeros as the data has
+    drawn = spread.unscale(rng.random((20_000, 2)))[:, 0]
+    assert abs((drawn == 0).mean() - (usage[seen] == 0).mean()) < 0.01 and drawn.max() <= np.nanmax(usage)
+    # evaluation compares windows min-max scaled, whatever the model learned in
+    np.testing.assert_allclose(spread.minmax(spread.windows(df)), plain.windows(df), atol=1e-5)
+    auto = SeriesCodec.fit(df, None, None, 24, scaling="auto")  # quantile for the heavy tail only
+    assert [bool(k) for k in auto.quantiles] == [True, False]
+    with pytest.raises(ConfigError, match="scaling must be one of auto, minmax, quantile"):
+        SeriesGAN(scaling="log")

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.audio.spectral import resample
 from ganforge.errors import ConfigError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
@@ -161,6 +160,8 @@ def _decode(path: Path, sample_rate: int, length: int) -> np.ndarray:
     if not np.isfinite(x).all():
         raise _Unusable("has NaN or infinite samples; re-export it, or remove it")
     x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    from ganforge.audio.spectral import resample  # here: importing this module stays free of torch
+
     x = resample(x, rate, sample_rate)
     peak = float(np.abs(x).max())
     if peak > 1.0:

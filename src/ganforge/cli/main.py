@@ -184,12 +184,14 @@ def _usage_error(e: Exception) -> str:
 def main() -> None:
     """Entry point: run the app, turning GanforgeErrors and usage errors into one line (exit status 1
     and 2) instead of a traceback or a usage panel."""
+    import os
     import warnings
 
-    from ganforge.engine import distributed
-
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
-    rank = distributed.world().rank
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = "100"  # piped help: rich's 80 columns cut long option names ("--on-colla…")
+    # torchrun's variable, not torch.distributed: the command line starts without importing torch
+    rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
     if rank:  # under torchrun only rank 0 reports; errors still print, marked with their rank
         console.quiet = out_console.quiet = True
     where = f"(rank {rank}) " if rank else ""
@@ -211,6 +213,7 @@ def main() -> None:
         Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except SystemExit as e:  # every command ends with SystemExit (the sys.exit above)
-        if e.code in (0, None):
-            distributed.shutdown()  # leave torchrun's process group together (no-op in one process)
+        if e.code in (0, None) and "ganforge.engine.distributed" in sys.modules:
+            # leave torchrun's process group together (no-op in one process)
+            sys.modules["ganforge.engine.distributed"].shutdown()
         raise

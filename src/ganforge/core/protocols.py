@@ -4,10 +4,11 @@ optional hooks a recipe, a discriminator or a source may offer, and what the reg
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # annotations only: the command line starts without importing torch
+    import torch
+    from torch import nn
 
 
 class BatchSource(Protocol):

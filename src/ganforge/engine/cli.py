@@ -115,7 +115,8 @@ def finish_training(
             f"training stopped by the health monitor ({metrics.get('stop_reason')}); the last healthy state is "
             f"saved in {run_dir}"
         )
-    console.print(f"{done} in {metrics['train_seconds']:.0f} s ({metrics['stopped_by']})")
+    # the outcome on stdout (progress and warnings went to stderr)
+    out_console.print(f"{done} in {metrics['train_seconds']:.0f} s ({metrics['stopped_by']})")
     if after is not None:
         after()
     if metrics["stopped_by"] == "interrupt":
@@ -124,8 +125,8 @@ def finish_training(
             f"--resume {run_dir}"
         )
         raise typer.Exit(130)
-    console.print(f"run directory: [bold]{run_dir}[/]{where}")
-    console.print(f"next: {next_cmd}")
+    out_console.print(f"run directory: [bold]{run_dir}[/]{where}")
+    out_console.print(f"next: {next_cmd}")
 
 
 def parse_conditions(items: list[str]) -> dict[str, object]:

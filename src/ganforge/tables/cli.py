@@ -21,6 +21,7 @@ from ganforge.engine.cli import (
     check_seed,
     console,
     finish_training,
+    out_console,
     positive,
     progress_callbacks,
     resume_dir,
@@ -120,9 +121,9 @@ def train_table(
         console.print(f"note: {gan.layout_note}", highlight=False)
     finish_training(
         "table", data, run_dir, f"{m['steps']} steps, {m['epochs']} epochs ({m['rows_seen']:,} rows)", m,
-        where="", after=lambda: print_privacy(console, gan),
+        where="", after=lambda: print_privacy(out_console, gan),
         next_cmd=f"ganforge sample {run_dir} -n 100000 --out synthetic.parquet   |   "
-        f"ganforge evaluate {run_dir} --real {data}",
+        f"ganforge evaluate {run_dir} --real {data} --holdout HELD_OUT.csv",
     )  # fmt: skip
 
 

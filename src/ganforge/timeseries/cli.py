@@ -59,6 +59,13 @@ def train_series(
             "--warmup-steps", help="timegan: steps the autoencoder and supervisor learn alone (default 500)."
         ),
     ] = None,
+    scaling: Annotated[
+        str,
+        typer.Option(
+            help="How numeric features become channels: minmax (range onto [0, 1]), quantile (each "
+            "through its own distribution function) or auto (quantile for heavy-tailed features only)."
+        ),
+    ] = "minmax",
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     checkpoint_every: CheckpointEveryOpt = 500,
@@ -83,7 +90,7 @@ def train_series(
     else:
         gan = SeriesGAN(window=window, steps=steps, minutes=minutes, batch_size=batch, hidden=hidden, seed=seed,
                         device=device, checkpoint_every=checkpoint_every, recipe=recipe,
-                        warmup_steps=warmup_steps)  # fmt: skip
+                        warmup_steps=warmup_steps, scaling=scaling)  # fmt: skip
     header = (f"[bold]ganforge[/] training on [cyan]{data}[/] -> {run_dir}",)
     gan.fit(data, out=run_dir, resume=resume is not None, time=time, id=id, health=check_on_problem(on_problem),
             callbacks=progress_callbacks(ProgressCallback(console, unit="windows", header=header)))  # fmt: skip

@@ -94,6 +94,8 @@ class SeriesCodec:
     bounds: dict[str, list[Any]] = field(default_factory=dict)  # numeric static: [low, high, integer]
     copies: dict[str, str] = field(default_factory=dict)  # column -> the earlier column it always equals
     lengths: list[int] = field(default_factory=list)  # steps per series of a panel (up to 10,000 kept)
+    scaling: str = "minmax"  # "minmax" | "quantile" | "auto" (see fit)
+    quantiles: list[list[float]] = field(default_factory=list)  # per feature: its knots, or [] (min-max)
 
     @property
     def channels(self) -> int:
@@ -125,10 +127,18 @@ class SeriesCodec:
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, frame: pd.DataFrame, time: str | None, id: str | None, window: int) -> SeriesCodec:
-        """Check the frame and learn the scaling; every problem is one DataError line."""
+    def fit(
+        cls, frame: pd.DataFrame, time: str | None, id: str | None, window: int, scaling: str = "minmax"
+    ) -> SeriesCodec:
+        """Check the frame and learn the scaling; every problem is one DataError line. ``scaling``:
+        "minmax" (each numeric feature's range onto [0, 1]) or "quantile" (each feature through its own
+        distribution function, so every feature's values spread evenly over [0, 1]) or "auto" (quantile
+        for a heavy-tailed feature, |skewness| > 2, whose range its rare extremes set; min-max for the
+        others, whose changes from step to step the scaling keeps in proportion)."""
         if window < 2:
             raise ConfigError(f"--window must be >= 2 (got {window})")
+        if scaling not in SCALINGS:
+            raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)} (got {scaling!r})")
         for flag, col in (("--time", time), ("--id", id)):
             if col is not None and col not in frame.columns:
                 raise DataError(
@@ -191,6 +201,12 @@ class SeriesCodec:
             },  # fmt: skip
             copies=copies,
         )
+        codec.scaling = scaling
+        if scaling != "minmax":
+            columns = [values[:, numeric.index(c)] for c in codec.features]
+            codec.quantiles = [
+                _knots(v) if scaling == "quantile" or _heavy_tailed(v) else [] for v in columns
+            ]
         if id is not None:
             codec.id_kind = "number" if pd.api.types.is_numeric_dtype(frame[id]) else "text"
             sizes = frame.groupby(id, sort=False).size().to_numpy()
@@ -239,7 +255,7 @@ class SeriesCodec:
         if missing_cols:
             raise DataError(f"the data lacks the column {missing_cols[0]!r} the model was trained on")
         values = frame[self.features].to_numpy(dtype=np.float64)
-        scaled = np.clip((values - np.array(self.low)) / _span(self.low, self.high), 0.0, 1.0)
+        scaled = self.scale(values)
         nan = np.isnan(scaled)
         scaled[nan] = 0.0
         parts = [scaled, nan[:, np.array(self.missing, dtype=bool)]]
@@ -288,6 +304,37 @@ class SeriesCodec:
         ]
         return np.ascontiguousarray(np.concatenate(out))
 
+    def scale(self, values: np.ndarray) -> np.ndarray:
+        """Numeric features (..., features) -> channels in [0, 1] (NaN stays NaN)."""
+        out = np.clip((values - np.array(self.low)) / _span(self.low, self.high), 0.0, 1.0)
+        for j, knots in enumerate(self.quantiles):
+            if knots:
+                xp, first, count = np.unique(np.array(knots), return_index=True, return_counts=True)
+                fp = (first + (count - 1) / 2) / (len(knots) - 1)  # a value the knots repeat: its mid-level
+                out[..., j] = np.where(np.isnan(values[..., j]), np.nan, np.interp(values[..., j], xp, fp))
+        return out
+
+    def unscale(self, x: np.ndarray) -> np.ndarray:
+        """Channels in [0, 1] (..., features) -> the features' values (the inverse of ``scale``)."""
+        out = np.array(self.low) + x * (np.array(self.high) - np.array(self.low))
+        for j, knots in enumerate(self.quantiles):
+            if knots:
+                out[..., j] = np.interp(x[..., j], np.linspace(0.0, 1.0, len(knots)), knots)
+        return out
+
+    def minmax(self, x: np.ndarray) -> np.ndarray:
+        """Channels (..., channels) with the numeric features min-max scaled, as the TimeGAN protocol
+        compares windows, whatever the scaling the model learned in."""
+        if not any(self.quantiles):
+            return x
+        k = len(self.features)
+        out = x.copy()
+        out[..., :k] = np.clip(
+            (self.unscale(x[..., :k].astype(np.float64)) - np.array(self.low)) / _span(self.low, self.high),
+            0.0, 1.0,
+        )  # fmt: skip
+        return out
+
     # ------------------------------------------------------------------ decode
     def harden(self, x: np.ndarray) -> np.ndarray:
         """Generated channels as encoding would give them: one-hot groups by their largest channel,
@@ -308,9 +355,7 @@ class SeriesCodec:
         ``lengths`` (one per sequence, each <= length) cuts sequences short."""
         n, length, _ = x.shape
         k = len(self.features)
-        values = np.array(self.low) + x[:, :, :k].astype(np.float64) * (
-            np.array(self.high) - np.array(self.low)
-        )
+        values = self.unscale(x[:, :, :k].astype(np.float64))
         flags = x[:, :, k : k + sum(self.missing)] > 0.5
         for j, col in enumerate(np.flatnonzero(self.missing)):
             values[:, :, col][flags[:, :, j]] = np.nan
@@ -431,6 +476,21 @@ def _rows_by_id(frame: pd.DataFrame, id: str | None) -> dict[Any, np.ndarray]:
         row = int(np.flatnonzero(frame[id].isna().to_numpy())[0])
         raise DataError(f"--id {id!r} is missing in row {row + 1}; every row needs the id of its series")
     return dict(frame.groupby(id, sort=False).indices)
+
+
+SCALINGS = ("auto", "minmax", "quantile")  # how numeric features become channels (SeriesCodec.fit)
+QUANTILE_KNOTS = 257  # levels of each feature's distribution function kept (scaling "quantile")
+
+
+def _knots(v: np.ndarray) -> list[float]:
+    """The values at evenly spaced levels of ``v``'s distribution function (missing values left out)."""
+    return [float(q) for q in np.quantile(v[~np.isnan(v)], np.linspace(0.0, 1.0, QUANTILE_KNOTS))]
+
+
+def _heavy_tailed(v: np.ndarray) -> bool:
+    v = v[~np.isnan(v)]
+    sd = v.std()
+    return bool(sd > 0 and abs(((v - v.mean()) ** 3).mean() / sd**3) > 2.0)
 
 
 def _span(low: list[float], high: list[float]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """``ganforge evaluate`` of a series run: the TimeGAN protocol's discriminative and predictive scores,
 autocorrelation and cross-correlation errors, marginal distances and the nearest-window memorisation
-check, all on windows min-max scaled as the model was trained (timeseries/metrics.py), stored in
+check, all on windows min-max scaled (timeseries/metrics.py), stored in
 config.json and card.md."""
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ DEFAULT_WINDOWS = 3000  # real windows compared (all of them when fewer), and as
 
 
 def real_windows(gan: Any, real: str | Path | None) -> tuple[np.ndarray, str]:
-    """The real windows to compare with: ``real`` or the training data, scaled with the run's codec."""
+    """The real windows to compare with: ``real`` or the training data, encoded by the run's codec with
+    the numeric features min-max scaled (the protocol's scale, whatever the scaling the model learned in)."""
     source = real or gan.data_info.get("source")
     if source in (None, "DataFrame"):
         raise ConfigError("this run was trained on an in-memory DataFrame; pass --real DATA.csv")
     frame, _, _, _ = read_series(str(source))
-    return gan.codec.windows(frame), str(source)
+    return gan.codec.minmax(gan.codec.windows(frame)), str(source)
 
 
 def evaluate_series_run(
@@ -42,7 +43,7 @@ def evaluate_series_run(
     if n < 4:
         raise ConfigError(f"-n must be >= 4 (got {n})")
     reals = windows[np.sort(rng.choice(len(windows), min(n, len(windows)), replace=False))]
-    fake = gan.generate(n, seed=seed)
+    fake = gan.codec.minmax(gan.generate(n, seed=seed))
     # The discriminative score and the memorisation check see every channel (categories one-hot, missing-
     # value flags, attributes); the others the numeric features -- the predictive target is the last one
     # (without numeric features: every channel but the attributes).

@@ -18,7 +18,7 @@ from ganforge.engine.health import health_callbacks
 from ganforge.engine.model import GANModel, sampling_generator, train_config
 from ganforge.errors import ConfigError
 from ganforge.tables.model import table_fingerprint
-from ganforge.timeseries.data import SeriesCodec, read_series
+from ganforge.timeseries.data import SCALINGS, SeriesCodec, read_series
 from ganforge.timeseries.probe import SERIES_COLLAPSE, series_probe
 from ganforge.timeseries.recipe import SeriesRecipe, WindowSource
 from ganforge.timeseries.timegan import TimeGANRecipe
@@ -62,15 +62,20 @@ class SeriesGAN(GANModel):
         rollout: int | None = None,
         recipe: str = "direct",
         warmup_steps: int | None = None,
+        scaling: str = "minmax",
     ) -> None:
         """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks.
         ``rollout``: steps the generator runs in training, of which the discriminator judges a random
         window (default twice the window, or the shortest series if shorter). ``recipe``: "direct" (a
         recurrent generator against a convolutional discriminator on the data) or "timegan" (autoencoder,
         supervisor and the adversarial game in the latent space, see timegan.py); ``warmup_steps``: the
-        timegan recipe's steps before the adversarial game starts (default 500)."""
+        timegan recipe's steps before the adversarial game starts (default 500). ``scaling``: how numeric
+        features become channels, "minmax", "quantile" or "auto" (SeriesCodec.fit)."""
         if recipe not in RECIPES:
             raise ConfigError(f"recipe must be one of {', '.join(RECIPES)} (got {recipe!r})")
+        if scaling not in SCALINGS:
+            raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)} (got {scaling!r})")
+        self.scaling = scaling
         if warmup_steps is not None and recipe != "timegan":
             raise ConfigError(f"warm-up steps belong to the timegan recipe, not the {recipe} one")
         if warmup_steps is not None and warmup_steps < 0:
@@ -119,7 +124,7 @@ class SeriesGAN(GANModel):
             saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
         else:
-            self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window)
+            self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window, self.scaling)
         if not resume:  # G runs up to twice the window in training, as far as the shortest series allows
             shortest = int(frame.groupby(id).size().min()) if id else len(frame)
             self.recipe.rollout = min(self.rollout or 2 * self.recipe.window, shortest)
@@ -206,6 +211,7 @@ class SeriesGAN(GANModel):
             RECIPES[config["recipe"].get("style", "direct")], config["recipe"], what="recipe"
         )
         gan.rollout = gan.recipe.rollout or None
+        gan.scaling = config.get("codec", {}).get("scaling", "minmax") if config.get("codec") else "minmax"
         gan.codec = SeriesCodec(**config["codec"]) if config.get("codec") else None
         gan.data_info = dict(config.get("data", {}))
         return gan

@@ -100,7 +100,7 @@ def series_section(run_dir: Path, real: Path | None) -> str:
         return note(f"no real windows to compare with: {e}")
     rng = np.random.default_rng(0)
     reals = windows[rng.choice(len(windows), min(SHOWN, len(windows)), replace=False)]
-    fake = gan.generate(len(reals), seed=0)
+    fake = gan.codec.minmax(gan.generate(len(reals), seed=0))
     codec = gan.codec
     k = len(codec.features) or codec.varying_channels  # the numeric features (else every varying channel)
     reals, fake = reals[..., :k], fake[..., :k]

@@ -1,5 +1,2 @@
-"""Differential privacy for table models: DP-SGD training (Opacus) and DP metadata."""
-
-from ganforge.tables.privacy.dp import DPConfig
-
-__all__ = ["DPConfig"]
+"""Differential privacy for table models: DP-SGD training (Opacus, dp.py) and DP metadata; the package
+itself imports nothing heavy, so the command line starts without torch."""
