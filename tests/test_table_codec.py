@@ -100,3 +100,25 @@ def test_fast_generation_equals_the_generator_forward():
         ref = g(z, torch.eye(7)[idx])
     fast = g.generate(z, idx)
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_sampling_draws_choices_at_the_generators_rates_not_its_most_likely_one():
+    import torch
+
+    from ganforge.tables.nets import TableGenerator
+
+    spans = [(0, 1, "tanh"), (1, 3, "softmax"), (4, 2, "softmax")]
+    g = TableGenerator(z_dim=4, cond_dim=0, hidden=(8,), spans=spans, tau=0.2).eval()
+    want = [[0.7, 0.2, 0.1], [0.95, 0.05]]
+    with torch.no_grad():  # logits that ignore z: the softmax of each span is ``want``
+        g.out.weight.zero_()
+        g.out.bias.copy_(torch.log(torch.tensor([0.5, *want[0], *want[1]])))
+    z = torch.randn(100_000, 4)
+    drawn = g.generate(z, None, torch.Generator().manual_seed(0)).numpy()
+    for (start, size, _), p in zip(spans[1:], want, strict=True):
+        share = np.bincount(drawn[:, start : start + size].argmax(axis=1), minlength=size) / len(z)
+        np.testing.assert_allclose(share, p, atol=0.006)
+    again = g.generate(z, None, torch.Generator().manual_seed(0)).numpy()
+    np.testing.assert_array_equal(again, drawn)  # seeded
+    modes = g.generate(z, None).numpy()  # no generator: the most likely slot, every row
+    assert (modes[:, 1:4].argmax(axis=1) == 0).all() and (modes[:, 4:6].argmax(axis=1) == 0).all()

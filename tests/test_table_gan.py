@@ -52,12 +52,12 @@ def test_synthetic_rows_keep_the_known_structure(trained):
     # the categorical decides the numeric's mode
     means = synth.groupby("group")["level"].mean()
     assert means["low"] < 25 < means["high"], means
-    # the rare category (2 %) is produced; after this short fit it is under-represented (~0.3 %)
+    # categories and missing values are drawn at the generator's rates, not its most likely choice: the
+    # rare category (real 1.6 %) and the NaN rate (real 15.4 %) come near the data's (measured 1.1-1.6 %
+    # and 12.8-14.1 % over sampling seeds; decoding by the argmax of the logits gave ~0.3 % and 7.3-8.0 %)
     rare = (synth["colour"] == "violet").mean()
-    assert 0.001 < rare < 0.08, rare
-    # missing values are generated, but under-produced after this short fit like rare categories
-    # (real: 15.4 %; measured 7.3-8.0 % over sampling seeds, and ~9-13 % on another CPU)
-    assert 0.05 < synth["score"].isna().mean() < 1.5 * df["score"].isna().mean()
+    assert 0.008 < rare < 0.03, rare
+    assert abs(synth["score"].isna().mean() - df["score"].isna().mean()) < 0.04
     # bounds and integer rounding respected; nothing unseen invented
     assert out_of_bounds(synth, df, KINDS)["count"] == 0
     assert (synth["count"] >= 0).all() and synth["day"].between(df["day"].min(), df["day"].max()).all()

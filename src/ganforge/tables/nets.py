@@ -23,7 +23,10 @@ class TableGenerator(nn.Module):
     """G(z, cond) -> encoded row: tanh on value spans, (Gumbel-)softmax on choice spans.
 
     While training, choice spans use a Gumbel-softmax with temperature ``tau`` (nearly one-hot, like real
-    rows, yet differentiable); in eval mode a plain softmax, whose argmax decodes the row.
+    rows, yet differentiable); in eval mode a plain softmax. Sampling (``generate``) draws each choice
+    from the softmax, as training's Gumbel noise does, not the argmax of the logits, which would give
+    every row its most likely category and starve rare categories, missing-value slots and minority
+    classes.
     """
 
     def __init__(
@@ -62,13 +65,16 @@ class TableGenerator(nn.Module):
         return torch.cat(parts, dim=1)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, cond_index: torch.Tensor | None) -> torch.Tensor:
+    def generate(
+        self, z: torch.Tensor, cond_index: torch.Tensor | None, gen: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Eval-mode output for sampling, as ``forward(z, one_hot(cond_index))`` but much cheaper.
 
         Each layer's weight is split by input segment ([newest block output, ..., z, c]) so no
         concatenation is materialised, batch norm is folded into the weights, and the one-hot condition
-        becomes a column lookup instead of a matrix product. Choice spans are left as logits (their
-        argmax is what decoding uses); value spans get their tanh.
+        becomes a column lookup instead of a matrix product. Choice spans: with ``gen``, 0/1 whose
+        argmax (what decoding uses) is a draw from the softmax of the logits; without, the logits (their
+        argmax: the most likely choice). Value spans get their tanh.
         """
         sizes = [z.shape[1], self.cond_dim]  # input segments, oldest last
         feats = [z]
@@ -93,6 +99,14 @@ class TableGenerator(nn.Module):
             else:
                 out = y
         out[:, self.tanh_idx] = torch.tanh(out[:, self.tanh_idx])
+        if gen is not None:  # per choice span: the first slot where the softmax's running sum passes a
+            # uniform draw -- a draw from the softmax (one uniform per span: cheaper than Gumbel noise per slot)
+            spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
+            u = torch.rand(out.shape[0], len(spans), 1, generator=gen).to(out.device, out.dtype)
+            for j, (start, size) in enumerate(spans):
+                passed = torch.softmax(out[:, start : start + size], dim=1).cumsum_(dim=1) > u[:, j]
+                passed[:, -1] = True  # a running sum that rounding leaves just below 1
+                out[:, start : start + size] = passed.to(out.dtype)  # decoding's argmax: the first one
         return out
 
 

@@ -46,7 +46,7 @@ class TableSampling:
                 col, cat = draw_conditions(weights, n, gen)
                 index = offsets[col] + cat
             index = index.to(self.device)
-        return self.G_ema.eval().generate(z.to(self.device), index).float().cpu().numpy()
+        return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
 
     def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
         """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
