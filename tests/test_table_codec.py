@@ -118,6 +118,7 @@ def test_sampling_draws_choices_at_the_generators_rates_not_its_most_likely_one(
     for (start, size, _), p in zip(spans[1:], want, strict=True):
         share = np.bincount(drawn[:, start : start + size].argmax(axis=1), minlength=size) / len(z)
         np.testing.assert_allclose(share, p, atol=0.006)
+    assert set(np.unique(drawn[:, 1:])) == {0.0, 1.0} and (drawn[:, 1:4].sum(axis=1) == 1).all()  # one-hot
     again = g.generate(z, None, torch.Generator().manual_seed(0)).numpy()
     np.testing.assert_array_equal(again, drawn)  # seeded
     modes = g.generate(z, None).numpy()  # no generator: the most likely slot, every row

@@ -56,8 +56,8 @@ def test_synthetic_rows_keep_the_known_structure(trained):
     # rare category (real 1.6 %) and the NaN rate (real 15.4 %) come near the data's (measured 1.1-1.6 %
     # and 12.8-14.1 % over sampling seeds; decoding by the argmax of the logits gave ~0.3 % and 7.3-8.0 %)
     rare = (synth["colour"] == "violet").mean()
-    assert 0.008 < rare < 0.03, rare
-    assert abs(synth["score"].isna().mean() - df["score"].isna().mean()) < 0.04
+    assert 0.006 < rare < 0.035, rare
+    assert abs(synth["score"].isna().mean() - df["score"].isna().mean()) < 0.05
     # bounds and integer rounding respected; nothing unseen invented
     assert out_of_bounds(synth, df, KINDS)["count"] == 0
     assert (synth["count"] >= 0).all() and synth["day"].between(df["day"].min(), df["day"].max()).all()

@@ -86,12 +86,16 @@ def test_slider_moves_between_two_samples(page, server):
     page.fill("#walk-frames", "8")
     page.click("#walk-load")
     page.wait_for_selector("#walk", state="visible")
-    page.wait_for_function("document.querySelector('#frame-caption').textContent.startsWith('frame 1 of 8')")
+    # functions, not expressions: Playwright eval()s an expression string while it polls, which the page's
+    # Content-Security-Policy (script-src 'self') refuses -- a failure only when the first check is false
+    page.wait_for_function(
+        "() => document.querySelector('#frame-caption').textContent.startsWith('frame 1 of 8')"
+    )
     seen = []
     for i in (0, 4, 7):
         page.fill("#slider", str(i))
         page.wait_for_function(
-            f"document.querySelector('#frame-caption').textContent.startsWith('frame {i + 1} ')"
+            f"() => document.querySelector('#frame-caption').textContent.startsWith('frame {i + 1} ')"
         )
         src = page.get_attribute("#frame", "src")
         seen.append(pixels(base64.b64decode(src.split(",", 1)[1])).astype(int))

@@ -188,7 +188,7 @@ def main() -> None:
     import warnings
 
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+    if not (sys.stdout.isatty() or sys.stderr.isatty()) and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "100"  # piped help: rich's 80 columns cut long option names ("--on-colla…")
     # torchrun's variable, not torch.distributed: the command line starts without importing torch
     rank = int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0

@@ -72,9 +72,9 @@ class TableGenerator(nn.Module):
 
         Each layer's weight is split by input segment ([newest block output, ..., z, c]) so no
         concatenation is materialised, batch norm is folded into the weights, and the one-hot condition
-        becomes a column lookup instead of a matrix product. Choice spans: with ``gen``, 0/1 whose
-        argmax (what decoding uses) is a draw from the softmax of the logits; without, the logits (their
-        argmax: the most likely choice). Value spans get their tanh.
+        becomes a column lookup instead of a matrix product. Choice spans: with ``gen``, one-hot draws
+        from the softmax of the logits; without, the logits (whose argmax, what decoding uses, is the most
+        likely choice). Value spans get their tanh.
         """
         sizes = [z.shape[1], self.cond_dim]  # input segments, oldest last
         feats = [z]
@@ -106,7 +106,9 @@ class TableGenerator(nn.Module):
             for j, (start, size) in enumerate(spans):
                 passed = torch.softmax(out[:, start : start + size], dim=1).cumsum_(dim=1) > u[:, j]
                 passed[:, -1] = True  # a running sum that rounding leaves just below 1
-                out[:, start : start + size] = passed.to(out.dtype)  # decoding's argmax: the first one
+                hit = passed.to(out.dtype)
+                hit[:, 1:] -= passed[:, :-1].to(out.dtype)  # one-hot: the first slot past the draw
+                out[:, start : start + size] = hit
         return out
 
 

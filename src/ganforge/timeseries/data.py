@@ -309,9 +309,15 @@ class SeriesCodec:
         out = np.clip((values - np.array(self.low)) / _span(self.low, self.high), 0.0, 1.0)
         for j, knots in enumerate(self.quantiles):
             if knots:
-                xp, first, count = np.unique(np.array(knots), return_index=True, return_counts=True)
-                fp = (first + (count - 1) / 2) / (len(knots) - 1)  # a value the knots repeat: its mid-level
-                out[..., j] = np.where(np.isnan(values[..., j]), np.nan, np.interp(values[..., j], xp, fp))
+                v, k = values[..., j], np.array(knots)
+                # between two knots: linear from the last level of the lower to the first of the upper (what
+                # ``unscale`` inverts exactly); a value the knots repeat, exactly: the middle of its levels
+                u = np.interp(v, k, np.linspace(0.0, 1.0, len(k)))
+                xp, first, count = np.unique(k, return_index=True, return_counts=True)
+                at = np.clip(np.searchsorted(xp, v), 0, len(xp) - 1)
+                exact = xp[at] == v
+                u[exact] = ((first + (count - 1) / 2) / (len(k) - 1))[at[exact]]
+                out[..., j] = np.where(np.isnan(v), np.nan, u)
         return out
 
     def unscale(self, x: np.ndarray) -> np.ndarray:
