@@ -105,3 +105,50 @@ def test_table_run_catches_an_injected_collapse(tmp_path):
     assert found[0]["step"] == 300 and "stopped on the last healthy state (step 200)" in found[0]["action"]
     before = [c for s, c in coverages(run) if s < 300]
     assert before and min(before) > TABLE_COLLAPSE["collapse_coverage"]  # healthy until the injection
+
+
+class DPullsAway(Callback):
+    """At step ``at`` (once) G's rows are pushed off (its output bias shifted), G stops learning and D
+    learns ``boost`` times faster: D pulls away from G without a perfect split, as a table run showed (D's
+    loss 1.4 -> 0.34, G's gradient norm 4 -> 1,300); here D's loss falls to about 0.1-0.2 and G's gradient
+    norm rises from about 3 to 300, which the older rule (D's loss < 0.02) does not see. A rollback resets
+    the learning rates (the monitor sets them from the config and its remedies): G learns again."""
+
+    def __init__(self, at: int, boost: float = 3.0, shift: float = 0.3) -> None:
+        self.at, self.boost, self.shift, self.done = at, boost, shift, False
+
+    def on_step_end(self, trainer, stats) -> None:
+        if trainer.step == self.at and not self.done:
+            self.done = True
+            for group in trainer.opt_d.param_groups:
+                group["lr"] *= self.boost
+            for group in trainer.opt_g.param_groups:
+                group["lr"] = 0.0
+            with torch.no_grad():  # G's rows drift off (its output layer's bias shifted) and stay off
+                list(trainer.G.parameters())[-1].add_(self.shift)
+
+
+def window_medians(run_dir, key: str, start: int, stop: int) -> float:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return float(
+        np.median([r[key] for r in map(json.loads, lines) if key in r and start < r["step"] <= stop])
+    )
+
+
+TAKEOVER_AT, TAKEOVER_STEPS = 1250, 2000  # after the monitor's 1,000-step warm-up
+
+
+def test_table_run_catches_a_discriminator_pulling_away_and_recovers(tmp_path):
+    run = tmp_path / "tab"
+    gan = TableGAN(steps=TAKEOVER_STEPS, batch_size=100, pac=10, seed=0, device="cpu", log_every=10)
+    gan.fit(table(), out=run, callbacks=[DPullsAway(TAKEOVER_AT)])
+    found = events(run)
+    assert [e["event"] for e in found] == ["d_overpowering"], found  # nothing before the injection
+    assert "pulling away" in found[0]["detail"] and "lr D x0.5" in found[0]["action"]
+    assert TAKEOVER_AT < found[0]["step"] <= TAKEOVER_AT + 300
+    assert "rolled back to step 1300" in found[0]["action"]  # the last check before the streak began
+    # after the rollback the balance is back: D's loss near its level before the injection
+    before = window_medians(run, "loss_d", 500, TAKEOVER_AT)
+    after = window_medians(run, "loss_d", TAKEOVER_STEPS - 300, TAKEOVER_STEPS)
+    assert after > 0.7 * before, (before, after)
+    assert gan.metrics["steps"] == TAKEOVER_STEPS and "stop_reason" not in gan.metrics

@@ -55,6 +55,12 @@ class HealthConfig:
     overpower_loss: float = 0.02  # D's loss below this: it separates reals from fakes perfectly
     overpower_share: float = 0.95  # ... in this share of a window's steps
     overpower_checks: int = 3  # ... for this many checks in a row -> d_overpowering
+    # D pulling away without a perfect split (bounded losses): G's gradient norm this many times its
+    # healthy median while D's loss is below this share of its healthy median, for ``takeover_checks``
+    # checks in a row -> d_overpowering too (a table run: D loss 1.4 -> 0.34, G gradient 4 -> 1,300)
+    takeover_grad: float = 20.0
+    takeover_loss: float = 0.75
+    takeover_checks: int = 2
     r1_start: float = 0.1  # R1 gamma added by the first recovery (doubled by each further one)
     divergence_factor: float = 50.0  # D gradient norm or |loss| this many times its healthy median
 
@@ -92,9 +98,10 @@ class HealthMonitor(Callback):
         self.sample, self.real = sample, real
         self.events: list[dict[str, Any]] = []
         self._snapshot: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-        self._window: list[tuple[float, float, float]] = []  # (grad_d, |loss_d|, D perfect)
-        self._healthy: list[tuple[float, float]] = []  # medians of healthy windows
+        self._window: list[tuple[float, float, float, float]] = []  # (grad_d, |loss_d|, D perfect, grad_g)
+        self._healthy: list[tuple[float, float, float]] = []  # medians (grad_d, |loss_d|, grad_g), healthy
         self._overpowered = 0
+        self._taking_over = 0
         self._was_covering = False
         self._best_coverage = 0.0  # best coverage of a judged healthy check (for ``collapse_drop``)
         self._warned: set[str] = set()
@@ -112,12 +119,14 @@ class HealthMonitor(Callback):
             perfect = (
                 1.0 if trainer.config.loss != "wgan" and 0 <= loss_d < self.config.overpower_loss else 0.0
             )
-            self._window.append((stats.get("grad_d", 0.0), abs(loss_d), perfect))
+            self._window.append((stats.get("grad_d", 0.0), abs(loss_d), perfect, stats.get("grad_g", 0.0)))
         if trainer.step % self.config.every == 0:
             problem = self._diagnose(trainer)
             if problem is None:
-                self._take_snapshot(trainer)
-                self._warned.clear()
+                if not (self._overpowered or self._taking_over):
+                    # (a check on the way to an overpowering D is not a state to roll back to)
+                    self._take_snapshot(trainer)
+                    self._warned.clear()
             elif not (self.config.on_problem == "warn" and problem[0] in self._warned):
                 self._act(trainer, *problem)  # a warning is given once until the run is healthy again
             self._window.clear()
@@ -152,6 +161,20 @@ class HealthMonitor(Callback):
         if self._overpowered >= cfg.overpower_checks:
             self._overpowered = 0
             return "d_overpowering", f"D told every real from every fake for {cfg.overpower_checks} checks"
+        gg_med = float(torch.tensor([w[3] for w in self._window]).median())
+        suspect = False
+        if len(self._healthy) >= 2 and trainer.step >= cfg.warmup and trainer.config.loss != "wgan":
+            ref_gg = float(torch.tensor([h[2] for h in self._healthy]).median())
+            ref_l = float(torch.tensor([h[1] for h in self._healthy]).median())
+            suspect = gg_med > cfg.takeover_grad * max(ref_gg, 1e-3) and l_med < cfg.takeover_loss * ref_l
+            self._taking_over = self._taking_over + 1 if suspect else 0
+            if self._taking_over >= cfg.takeover_checks:
+                self._taking_over = 0
+                return (
+                    "d_overpowering",
+                    f"D is pulling away: G gradient {gg_med:.3g} vs healthy {ref_gg:.3g}, D loss {l_med:.3g} "
+                    f"vs healthy {ref_l:.3g}",
+                )
         # Coverage needs more real examples than neighbours in its k-NN balls: on a handful of examples
         # (a 4-image folder) mode collapse is not judged, the other checks still run.
         if self.sample is not None and self.real is not None and len(self.real) > COVERAGE_K:
@@ -169,7 +192,8 @@ class HealthMonitor(Callback):
             self._was_covering = self._was_covering or cov >= cfg.collapse_coverage
             if judged:
                 self._best_coverage = max(self._best_coverage, cov)
-        self._healthy.append((g_med, l_med))
+        if not suspect:  # a window on the way to a takeover is not a healthy reference
+            self._healthy.append((g_med, l_med, gg_med))
         return None
 
     # ------------------------------------------------------------------ actions
@@ -209,6 +233,7 @@ class HealthMonitor(Callback):
             event["action"] = "warned"
             self._warned.add(name)
         self._healthy.clear()
+        self._taking_over = 0
         self.events.append(event)
         trainer.log_record(event)
 
