@@ -128,7 +128,8 @@ class DPullsAway(Callback):
                 list(trainer.G.parameters())[-1].add_(self.shift)
 
 
-def window_medians(run_dir, key: str, start: int, stop: int) -> float:
+def median_logged(run_dir, key: str, start: int, stop: int) -> float:
+    """The median of ``key`` over the log records of steps start+1..stop."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     return float(
         np.median([r[key] for r in map(json.loads, lines) if key in r and start < r["step"] <= stop])
@@ -148,7 +149,7 @@ def test_table_run_catches_a_discriminator_pulling_away_and_recovers(tmp_path):
     assert TAKEOVER_AT < found[0]["step"] <= TAKEOVER_AT + 300
     assert "rolled back to step 1300" in found[0]["action"]  # the last check before the streak began
     # after the rollback the balance is back: D's loss near its level before the injection
-    before = window_medians(run, "loss_d", 500, TAKEOVER_AT)
-    after = window_medians(run, "loss_d", TAKEOVER_STEPS - 300, TAKEOVER_STEPS)
+    before = median_logged(run, "loss_d", 500, TAKEOVER_AT)
+    after = median_logged(run, "loss_d", TAKEOVER_STEPS - 300, TAKEOVER_STEPS)
     assert after > 0.7 * before, (before, after)
     assert gan.metrics["steps"] == TAKEOVER_STEPS and "stop_reason" not in gan.metrics

@@ -142,15 +142,16 @@ class HealthMonitor(Callback):
         cfg = self.config
         if not self._window:
             return None
-        grads = torch.tensor([w[0] for w in self._window])
-        losses = torch.tensor([w[1] for w in self._window])
+        g_med, l_med, _, gg_med = torch.tensor(self._window).median(dim=0).values.tolist()
         above = sum(w[2] for w in self._window) / len(self._window)
-        g_med, l_med = float(grads.median()), float(losses.median())
-        if len(self._healthy) >= 2 and trainer.step >= cfg.warmup:
+        # medians of the healthy windows so far, once there are enough of them after the warm-up
+        healthy = (
+            torch.tensor(self._healthy) if len(self._healthy) >= 2 and trainer.step >= cfg.warmup else None
+        )
+        if healthy is not None:
             # both the gradient and the loss far above their healthy levels (either alone also happens
             # while a healthy run finds its balance early on)
-            ref_g = max(h[0] for h in self._healthy)
-            ref_l = max(h[1] for h in self._healthy)
+            ref_g, ref_l = healthy[:, 0].max().item(), healthy[:, 1].max().item()
             diverged_g = g_med > cfg.divergence_factor * max(ref_g, 1e-3)
             if diverged_g and l_med > cfg.divergence_factor * max(ref_l, 1e-2):
                 return (
@@ -161,19 +162,19 @@ class HealthMonitor(Callback):
         if self._overpowered >= cfg.overpower_checks:
             self._overpowered = 0
             return "d_overpowering", f"D told every real from every fake for {cfg.overpower_checks} checks"
-        gg_med = float(torch.tensor([w[3] for w in self._window]).median())
         suspect = False
-        if len(self._healthy) >= 2 and trainer.step >= cfg.warmup and trainer.config.loss != "wgan":
-            ref_gg = float(torch.tensor([h[2] for h in self._healthy]).median())
-            ref_l = float(torch.tensor([h[1] for h in self._healthy]).median())
-            suspect = gg_med > cfg.takeover_grad * max(ref_gg, 1e-3) and l_med < cfg.takeover_loss * ref_l
+        if healthy is not None and trainer.config.loss != "wgan":
+            typical_gg, typical_l = healthy[:, 2].median().item(), healthy[:, 1].median().item()
+            suspect = (
+                gg_med > cfg.takeover_grad * max(typical_gg, 1e-3) and l_med < cfg.takeover_loss * typical_l
+            )
             self._taking_over = self._taking_over + 1 if suspect else 0
             if self._taking_over >= cfg.takeover_checks:
                 self._taking_over = 0
                 return (
                     "d_overpowering",
-                    f"D is pulling away: G gradient {gg_med:.3g} vs healthy {ref_gg:.3g}, D loss {l_med:.3g} "
-                    f"vs healthy {ref_l:.3g}",
+                    f"D is pulling away: G gradient {gg_med:.3g} vs healthy {typical_gg:.3g}, D loss "
+                    f"{l_med:.3g} vs healthy {typical_l:.3g}",
                 )
         # Coverage needs more real examples than neighbours in its k-NN balls: on a handful of examples
         # (a 4-image folder) mode collapse is not judged, the other checks still run.
