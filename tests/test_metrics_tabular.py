@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from ganforge.errors import ConfigError
-from ganforge.tables.metric_utility import detection, identical_rows, ml_efficacy, out_of_bounds
+from ganforge.tables.metric_utility import (
+    c2st,
+    class_rates,
+    detection,
+    identical_rows,
+    missing_rates,
+    ml_efficacy,
+    out_of_bounds,
+)
 from ganforge.tables.metrics import column_pair_trends, column_shapes, evaluate_table, quality
 
 KINDS = {
@@ -230,6 +238,37 @@ def test_evaluate_table_is_json_ready_and_bounded(real, perturbed):
     assert out["quality"]["score"] == pytest.approx(
         quality(real.sample(800, random_state=0), perturbed.sample(800, random_state=1), KINDS)["score"]
     )
+
+
+def test_c2st_tells_a_shift_or_a_wrong_missing_rate_apart_and_not_a_fresh_sample(real):
+    fresh = mixed_table(2000, 7)
+    same = c2st(real, fresh, KINDS, seed=0)["auc"]
+    shifted = c2st(real, mixed_table(2000, 7, shift=0.5), KINDS, seed=0)["auc"]
+    holes = fresh.copy()
+    holes.loc[holes.index[:600], "cat"] = None  # the same rows otherwise; 30 % more missing values
+    missing = c2st(real, holes, KINDS, seed=0)["auc"]
+    assert 0.4 < same < 0.56
+    assert shifted > 0.65  # y | x moves 0.83 sd: the best possible AUC is about 0.72
+    assert missing > same + 0.08
+    # the larger table is subsampled to the smaller one's size, so AUC 0.5 stays the chance level
+    assert c2st(real, fresh.iloc[:300], KINDS, seed=0)["rows_each"] == 300
+    with pytest.raises(ConfigError, match="C2ST needs at least 5"):
+        c2st(real, fresh.iloc[:3], KINDS)
+
+
+def test_missing_and_class_rates_report_the_gap_in_points(real):
+    synth = real.copy()
+    synth.loc[synth.index[:200], "y"] = np.nan  # 30 of 2000 missing -> 230 (or fewer if already NaN)
+    out = missing_rates(real, synth, KINDS)
+    want = (synth["y"].isna().mean() - real["y"].isna().mean()) * 100
+    assert out["max_gap_points"] == pytest.approx(want)
+    assert set(out["columns"]) == {"y", "cat", "flag"}  # only columns with missing values
+    assert missing_rates(real, real, KINDS)["max_gap_points"] == 0
+    flipped = real.assign(cat=real["cat"].replace({"a": "b"}))
+    rates = class_rates(real, flipped, "cat")
+    assert rates["classes"]["a"]["synth"] == 0
+    assert rates["max_gap_points"] == pytest.approx((real["cat"] == "a").mean() * 100)
+    assert rates["classes"]["<missing>"]["real"] == pytest.approx(real["cat"].isna().mean())
 
 
 def test_bad_configuration_is_a_config_error(real):

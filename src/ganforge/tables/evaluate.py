@@ -115,6 +115,8 @@ def table_summary(result: dict[str, Any]) -> dict[str, Any]:
         "column shapes": q["column_shapes"]["score"],
         "column pair trends": q["column_pair_trends"]["score"],
         "detection score": result["detection"]["score"],
+        "detection AUC (C2ST)": result["c2st"]["auc"],
+        "missing-rate gap (points)": result["missing_rates"]["max_gap_points"],
         "identical rows share": result["identical_rows"]["share"],
         "out-of-range values": result["out_of_bounds"]["count"],
     }
@@ -126,11 +128,18 @@ def table_summary(result: dict[str, Any]) -> dict[str, Any]:
         from ganforge.tables.privacy.metrics import privacy_summary
 
         out |= privacy_summary(result["privacy"])
+    if result.get("target_rates"):
+        out["target class-rate gap (points)"] = result["target_rates"]["max_gap_points"]
     ml = result.get("ml_efficacy")
     if ml:
-        for key in ("tstr_accuracy", "trtr_accuracy", "tstr_r2", "trtr_r2"):
+        for key in ("tstr_accuracy", "trtr_accuracy", "tstr_f1", "trtr_f1", "tstr_r2", "trtr_r2"):
             if ml.get(key) is not None:
-                out[key.replace("_", " ").replace("tstr", "TSTR").replace("trtr", "TRTR")] = ml[key]
+                out[
+                    key.replace("_", " ")
+                    .replace("tstr", "TSTR")
+                    .replace("trtr", "TRTR")
+                    .replace("f1", "macro-F1")
+                ] = ml[key]
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
@@ -142,4 +151,4 @@ def evaluate_cli(run: Path, options: dict[str, Any], console: Any, out_console: 
         sensitive=options["sensitive"],
     )  # fmt: skip
     for key, value in table_summary(result).items():
-        out_console.print(f"{key:>22}  {value}")
+        out_console.print(f"{key:>30}  {value}")

@@ -16,15 +16,27 @@ import numpy as np
 import pandas as pd
 
 from ganforge.tables.metric_columns import KINDS, ColumnSpec, column_specs, prepare_frames
-from ganforge.tables.metric_utility import check_target, detection, identical_rows, ml_efficacy, out_of_bounds
+from ganforge.tables.metric_utility import (
+    c2st,
+    check_target,
+    class_rates,
+    detection,
+    identical_rows,
+    missing_rates,
+    ml_efficacy,
+    out_of_bounds,
+)
 
 __all__ = [
     "KINDS",
+    "c2st",
+    "class_rates",
     "column_pair_trends",
     "column_shapes",
     "detection",
     "evaluate_table",
     "identical_rows",
+    "missing_rates",
     "ml_efficacy",
     "out_of_bounds",
     "quality",
@@ -250,9 +262,13 @@ def evaluate_table(
         },
         "quality": quality(real_s, synth_s, kinds),
         "detection": detection(real_s, synth_s, kinds, seed=seed),
+        "c2st": c2st(real_s, synth_s, kinds, seed=seed),
         "identical_rows": identical_rows(real, synth),
         "out_of_bounds": out_of_bounds(synth, real, kinds),
+        "missing_rates": missing_rates(real, synth, kinds),
     }
+    if target is not None and kinds[target] in ("categorical", "boolean"):
+        out["target_rates"] = class_rates(real, synth, target)
     if target is not None:
         if holdout is None:
             order = np.random.default_rng(seed).permutation(len(real))

@@ -72,6 +72,7 @@ class TableGAN(GANModel, TableSampling):
         metadata: dict[str, Any] | None = None,
         z_dim: int = 128,
         hidden: tuple[int, ...] = (256, 256),
+        rate_weight: float = 5.0,
         dp: Any = None,
         loss: str | None = None,
         lr_g: float | None = None,
@@ -85,7 +86,9 @@ class TableGAN(GANModel, TableSampling):
         log_every: int = 20,
     ) -> None:
         """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 2,000 steps); ``dp``
-        turns on differentially private training (True, or DPConfig fields as a dict). The keywords from
+        turns on differentially private training (True, or DPConfig fields as a dict). ``rate_weight``
+        scales the term that keeps category, missing-value and class rates at the real ones (0: off; see
+        TableRecipe.learn_rates). The keywords from
         ``loss`` to ``grad_clip`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
         from ganforge.tables.privacy.training import as_dp_config
 
@@ -96,6 +99,8 @@ class TableGAN(GANModel, TableSampling):
         distributed.check_batch(batch_size, pac)  # under torchrun: whole packs on every rank
         if epochs is not None and steps is not None:
             raise ConfigError("give epochs or steps, not both")
+        if not rate_weight >= 0:
+            raise ConfigError(f"rate_weight must be >= 0 (got {rate_weight})")
         if epochs is not None and epochs <= 0:
             raise ConfigError(f"epochs must be > 0 (got {epochs})")
         self.default_budget = epochs is None and steps is None and not minutes
@@ -112,7 +117,7 @@ class TableGAN(GANModel, TableSampling):
             what="training",
         )  # fmt: skip
         self.recipe_config = TableRecipeConfig(
-            z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac
+            z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac, rate_weight=rate_weight
         )
         self.metadata_overrides = metadata
         self.layout_note = ""  # what fit_width changed for a wide table
@@ -170,6 +175,7 @@ class TableGAN(GANModel, TableSampling):
         self.data_info |= {"layout": self.layout_note} if self.layout_note else {}
         batches = self._source(data if stream else None, x, cond_spans)
         recipe = TableRecipe(self.recipe_config)
+        recipe.learn_rates(x)
         cbs = list(callbacks or []) + self._callbacks(recipe, batches, health)
         trainer = self.start_training(recipe, batches, run_dir, cbs, resume)
         if self.dp is not None:
