@@ -61,6 +61,10 @@ def test_sample_streams_rows_with_conditions_and_evaluate_reports(table_run):
     proc = run_cli("evaluate", str(d / "run"))
     assert proc.returncode == 0, proc.stderr
     assert "quality" in proc.stdout and "TSTR accuracy" in proc.stdout
+    # the benchmark's detection figure, the same way: a 30-step model's rows are easy to tell apart
+    c2st_line = next(line for line in proc.stdout.splitlines() if "detection AUC (C2ST)" in line)
+    assert 0.7 < float(c2st_line.split()[-1]) <= 1.0, c2st_line
+    assert "target class-rate gap (points)" in proc.stdout and "TRTR macro-F1" in proc.stdout
     assert "quality" in (d / "run" / "card.md").read_text()
 
 
