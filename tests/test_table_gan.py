@@ -158,14 +158,45 @@ def test_save_load_and_streaming_to_files(trained, tmp_path):
 def test_resume_equals_uninterrupted(tmp_path):
     df = known_table(600)
     kw = {"batch_size": 100, "seed": 3, "device": "cpu", "hidden": (32, 32), "checkpoint_every": 10}
-    full = TableGAN(steps=30, **kw).fit(df, out=tmp_path / "full")
-    TableGAN(steps=15, **kw).fit(df, out=tmp_path / "part")
+    # with a target, so the seeded target classifier is rebuilt identically on resume
+    full = TableGAN(steps=30, **kw).fit(df, out=tmp_path / "full", target="group")
+    TableGAN(steps=15, **kw).fit(df, out=tmp_path / "part", target="group")
     resumed = resume_table(tmp_path / "part", steps=30).fit(df, out=tmp_path / "part", resume=True)
     for name in ("G", "G_ema", "D"):
         a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
         for k in a:
             assert torch.equal(a[k], b[k]), (name, k)
     pd.testing.assert_frame_equal(full.sample(100, seed=0), resumed.sample(100, seed=0))
+
+
+def test_the_target_term_charges_rows_whose_columns_contradict_their_target(tmp_path):
+    """``group`` decides ``level`` (low ~10, high ~50): the classifier learns that, and a row whose
+    group is swapped against its level costs more than the real row; the target's own slots get no
+    gradient (which would pull them to the majority class)."""
+    from dataclasses import replace
+
+    from ganforge.tables.recipe import TableRecipe, TableSource
+
+    df = known_table(1500)
+    kw = {"batch_size": 100, "seed": 0, "device": "cpu", "hidden": (32, 32)}
+    gan = TableGAN(steps=10, **kw).fit(df, out=tmp_path / "run", target="group")
+    start, size = gan.recipe_config.target_span
+    config = replace(gan.recipe_config, rate_weight=0.0)  # only the conditional and target terms
+    x = gan.codec.encode(df, seed=0)
+    recipe = TableRecipe(config)
+    recipe.learn_target(x, seed=0)
+    rows, c = TableSource(x, config.cond_spans).sample(3000, torch.Generator().manual_seed(0))
+    first = sum(n for a, n in config.cond_spans if a < start)
+    free = c[:, first : first + size].sum(dim=1) == 0  # rows not asked for a group
+    rows, c = rows[free], c[free]
+    swapped = rows.clone()
+    swapped[:, start : start + size] = rows[:, start : start + size].flip(1)
+    real, wrong = recipe.generator_penalty(rows, c), recipe.generator_penalty(swapped, c)
+    assert real.item() < 0.2 and wrong.item() > real.item() + 2.0, (real.item(), wrong.item())
+    soft = swapped.clone().requires_grad_(True)
+    recipe.generator_penalty(soft, c).backward()
+    assert soft.grad[:, start : start + size].abs().sum() == 0 and soft.grad.abs().sum() > 0
+    assert TableGAN(steps=2, **kw).fit(df, target="level").recipe_config.target_span is None  # numeric
 
 
 def test_networks_too_big_for_the_memory_budget_are_refused_before_allocating(tmp_path, monkeypatch):

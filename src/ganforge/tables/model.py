@@ -174,8 +174,11 @@ class TableGAN(GANModel, TableSampling):
         self.data_info |= ({"stream": True} if stream else {}) | ({"target": target} if target else {})
         self.data_info |= {"layout": self.layout_note} if self.layout_note else {}
         batches = self._source(data if stream else None, x, cond_spans)
+        if target is not None and self.dp is None and not resume:
+            self._set_target(target)
         recipe = TableRecipe(self.recipe_config)
         recipe.learn_rates(x)
+        recipe.learn_target(x, seed=self.train_config.seed)
         cbs = list(callbacks or []) + self._callbacks(recipe, batches, health)
         trainer = self.start_training(recipe, batches, run_dir, cbs, resume)
         if self.dp is not None:
@@ -230,6 +233,13 @@ class TableGAN(GANModel, TableSampling):
             cond_spans=cond_spans, pac=pac,
         )  # fmt: skip
         return x, cond_spans
+
+    def _set_target(self, target: str) -> None:
+        """A categorical or boolean target's span, for the recipe's target-consistency term."""
+        if self.codec.meta[target].kind not in ("categorical", "boolean"):
+            return
+        span = next(s for s in self.codec.spans if s.column == target and s.activation == "softmax")
+        self.recipe_config = replace(self.recipe_config, target_span=(span.start, span.size))
 
     def _set_budget(self, n_rows: int) -> None:
         """Steps from epochs (at least DEFAULT_MIN_STEPS for the default budget), or unbounded when only
@@ -302,6 +312,7 @@ class TableGAN(GANModel, TableSampling):
         rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
         gan.recipe_config = replace(
             rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
+            target_span=tuple(rc.target_span) if rc.target_span else None,
             g_hidden=tuple(rc.g_hidden), d_hidden=tuple(rc.d_hidden),
         )  # fmt: skip
         gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn import functional as F
 
 from ganforge.tables.nets import TableDiscriminator, TableGenerator
 
@@ -35,6 +37,8 @@ class TableRecipeConfig:
     dropout: float = 0.5
     cond_weight: float = 1.0
     rate_weight: float = 5.0  # the rate-matching term (see TableRecipe.learn_rates); 0 turns it off
+    target_span: tuple[int, int] | None = None  # (start, size) of a categorical target (learn_target)
+    target_weight: float = 1.0  # the target-consistency term; 0 turns it off
 
     @property
     def cond_dim(self) -> int:
@@ -92,6 +96,7 @@ class TableRecipe:
         )
         self.cond_offsets = offsets
         self._rates: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._target: tuple[torch.Tensor, int, int, nn.Module] | None = None
 
     def learn_rates(self, x: Any) -> None:
         """Turn on the rate-matching term: from the encoded real rows ``x``, the share of every choice slot
@@ -121,6 +126,36 @@ class TableRecipe:
                 torch.where(counts > 0, real_p / train_p.clamp_min(1e-12), torch.zeros_like(counts))
             )
         self._rates = (idx, torch.cat(targets).float(), torch.cat(weights).float())
+
+    def learn_target(self, x: Any, seed: int, steps: int = 2000) -> None:
+        """Turn on the target-consistency term (as CTAB-GAN+'s auxiliary classifier): a small classifier
+        learns the target from the other columns of the real rows ``x``; the generator is then charged
+        the cross-entropy between its own target slot shares and what the classifier reads from its
+        other columns, so generated features predict the generated target as real ones do. Seeded and
+        retrained identically on a resume."""
+        c = self.config
+        if c.target_span is None or c.target_weight == 0:
+            return
+        start, size = c.target_span
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        keep = torch.ones(x.shape[1], dtype=torch.bool)
+        keep[start : start + size] = False
+        feats, y = x[:, keep], x[:, start : start + size].argmax(dim=1)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            net = nn.Sequential(
+                nn.Linear(feats.shape[1], 256), nn.ReLU(), nn.Dropout(0.2),
+                nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, size),
+            )  # fmt: skip
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
+            gen = torch.Generator().manual_seed(seed)
+            for _ in range(steps):
+                i = torch.randint(len(x), (min(256, len(x)),), generator=gen)
+                loss = F.cross_entropy(net(feats[i]), y[i])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        self._target = (keep, start, size, net.eval().requires_grad_(False))
 
     def build_generator(self) -> TableGenerator:
         c = self.config
@@ -152,6 +187,13 @@ class TableRecipe:
             got = (w[:, None] * fake[:, idx]).sum(dim=0)
             kl = (want * (torch.log(want.clamp_min(1e-8)) - torch.log(got.clamp_min(1e-8)))).sum()
             loss = loss + kl * self.config.rate_weight
+        if self._target is not None:
+            keep, start, size, net = self._target
+            logp = F.log_softmax(net.to(fake.device)(fake[:, keep.to(fake.device)]), dim=1)
+            # the target's own slots are held fixed: only the other columns move to agree with it (a
+            # gradient into them would pull the target towards the classifier's majority class)
+            ce = -(fake[:, start : start + size].detach() * logp).sum(dim=1).mean()
+            loss = loss + ce * self.config.target_weight
         return loss
 
     def describe(self) -> dict[str, Any]:
