@@ -252,8 +252,9 @@ def test_c2st_tells_a_shift_or_a_wrong_missing_rate_apart_and_not_a_fresh_sample
     assert missing > same + 0.08
     # the larger table is subsampled to the smaller one's size, so AUC 0.5 stays the chance level
     assert c2st(real, fresh.iloc[:300], KINDS, seed=0)["rows_each"] == 300
-    with pytest.raises(ConfigError, match="C2ST needs at least 5"):
-        c2st(real, fresh.iloc[:3], KINDS)
+    assert c2st(real, fresh.iloc[:3], KINDS)["folds"] == 3  # tiny samples: fewer folds, still a figure
+    with pytest.raises(ConfigError, match="C2ST needs at least 2"):
+        c2st(real, fresh.iloc[:1], KINDS)
 
 
 def test_missing_and_class_rates_report_the_gap_in_points(real):

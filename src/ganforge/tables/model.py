@@ -309,7 +309,8 @@ class TableGAN(GANModel, TableSampling):
 
         gan = cls.__new__(cls)
         gan._init_state()
-        rc = from_dict(TableRecipeConfig, config["recipe"], what="recipe")
+        # runs saved before the rate term existed resume without it (so they continue as they ran)
+        rc = from_dict(TableRecipeConfig, {"rate_weight": 0.0} | config["recipe"], what="recipe")
         gan.recipe_config = replace(
             rc, spans=[tuple(s) for s in rc.spans], cond_spans=[tuple(s) for s in rc.cond_spans],
             target_span=tuple(rc.target_span) if rc.target_span else None,

@@ -113,12 +113,13 @@ class TableRecipe:
             return
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
         idx = torch.tensor([a + k for a, n in choice for k in range(n)], dtype=torch.long)
-        slots = x[:, idx].double()  # one-hot rows; float64 sums
         targets, weights = [], []
         for start, size in c.cond_spans:
             cat = x[:, start : start + size].argmax(dim=1)
             counts = torch.bincount(cat, minlength=size).double()
-            sums = torch.zeros(size, slots.shape[1], dtype=torch.float64).index_add_(0, cat, slots)
+            sums = torch.zeros(size, len(idx), dtype=torch.float64)
+            for a in range(0, len(x), 65_536):  # float64 sums of one-hot slots, in bounded memory
+                sums.index_add_(0, cat[a : a + 65_536], x[a : a + 65_536, idx].double())
             targets.append(sums / counts.clamp_min(1.0)[:, None])
             train_p = torch.log1p(counts) * (counts > 0)  # as TableSource draws them
             real_p, train_p = counts / counts.sum(), train_p / train_p.sum()
@@ -140,18 +141,18 @@ class TableRecipe:
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
         keep = torch.ones(x.shape[1], dtype=torch.bool)
         keep[start : start + size] = False
-        feats, y = x[:, keep], x[:, start : start + size].argmax(dim=1)
-        with torch.random.fork_rng():
+        y = x[:, start : start + size].argmax(dim=1)
+        with torch.random.fork_rng(devices=[]):  # CPU only: no GPU touched before the trainer picks one
             torch.manual_seed(seed)
             net = nn.Sequential(
-                nn.Linear(feats.shape[1], 256), nn.ReLU(), nn.Dropout(0.2),
+                nn.Linear(int(keep.sum()), 256), nn.ReLU(), nn.Dropout(0.2),
                 nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, size),
             )  # fmt: skip
             opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
             gen = torch.Generator().manual_seed(seed)
             for _ in range(steps):
                 i = torch.randint(len(x), (min(256, len(x)),), generator=gen)
-                loss = F.cross_entropy(net(feats[i]), y[i])
+                loss = F.cross_entropy(net(x[i][:, keep]), y[i])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -172,29 +173,33 @@ class TableRecipe:
         return x
 
     def generator_penalty(self, fake: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor | None:
-        """Cross-entropy between the asked-for category and the generated one (None when unconditional)."""
-        if c is None or self.config.cond_weight == 0:
+        """G's own terms (None when unconditional or all off): cross-entropy between the asked-for
+        category and the generated one, the rate-matching KL and the target-consistency cross-entropy."""
+        if c is None:
             return None
         asked = c.argmax(dim=1)
-        pos = self._data_pos.to(fake.device)[asked]
-        p = fake.gather(1, pos[:, None]).squeeze(1)
-        loss = -torch.log(p.clamp_min(1e-6)).mean() * self.config.cond_weight
+        terms = []
+        if self.config.cond_weight != 0:
+            pos = self._data_pos.to(fake.device)[asked]
+            p = fake.gather(1, pos[:, None]).squeeze(1)
+            terms.append(-torch.log(p.clamp_min(1e-6)).mean() * self.config.cond_weight)
         if self._rates is not None:
             idx, targets, weights = (t.to(fake.device) for t in self._rates)
             w = weights[asked]
             w = w / w.sum().clamp_min(1e-12)
             want = (w[:, None] * targets[asked]).sum(dim=0)
             got = (w[:, None] * fake[:, idx]).sum(dim=0)
-            kl = (want * (torch.log(want.clamp_min(1e-8)) - torch.log(got.clamp_min(1e-8)))).sum()
-            loss = loss + kl * self.config.rate_weight
+            # + 1e-8 rather than a clamp: a slot the generator has dropped still gets a gradient back
+            kl = (want * (torch.log(want.clamp_min(1e-8)) - torch.log(got + 1e-8))).sum()
+            terms.append(kl * self.config.rate_weight)
         if self._target is not None:
             keep, start, size, net = self._target
             logp = F.log_softmax(net.to(fake.device)(fake[:, keep.to(fake.device)]), dim=1)
             # the target's own slots are held fixed: only the other columns move to agree with it (a
             # gradient into them would pull the target towards the classifier's majority class)
             ce = -(fake[:, start : start + size].detach() * logp).sum(dim=1).mean()
-            loss = loss + ce * self.config.target_weight
-        return loss
+            terms.append(ce * self.config.target_weight)
+        return sum(terms[1:], terms[0]) if terms else None
 
     def describe(self) -> dict[str, Any]:
         c = self.config
