@@ -121,7 +121,7 @@ class TableRecipe:
             for a in range(0, len(x), 65_536):  # float64 sums of one-hot slots, in bounded memory
                 sums.index_add_(0, cat[a : a + 65_536], x[a : a + 65_536, idx].double())
             targets.append(sums / counts.clamp_min(1.0)[:, None])
-            train_p = torch.log1p(counts) * (counts > 0)  # as TableSource draws them
+            train_p = draw_weights(counts)
             real_p, train_p = counts / counts.sum(), train_p / train_p.sum()
             weights.append(
                 torch.where(counts > 0, real_p / train_p.clamp_min(1e-12), torch.zeros_like(counts))
@@ -184,7 +184,9 @@ class TableRecipe:
             p = fake.gather(1, pos[:, None]).squeeze(1)
             terms.append(-torch.log(p.clamp_min(1e-6)).mean() * self.config.cond_weight)
         if self._rates is not None:
-            idx, targets, weights = (t.to(fake.device) for t in self._rates)
+            if self._rates[0].device != fake.device:  # moved once, not every step
+                self._rates = tuple(t.to(fake.device) for t in self._rates)
+            idx, targets, weights = self._rates
             w = weights[asked]
             w = w / w.sum().clamp_min(1e-12)
             want = (w[:, None] * targets[asked]).sum(dim=0)
@@ -193,8 +195,11 @@ class TableRecipe:
             kl = (want * (torch.log(want.clamp_min(1e-8)) - torch.log(got + 1e-8))).sum()
             terms.append(kl * self.config.rate_weight)
         if self._target is not None:
+            if self._target[0].device != fake.device:  # moved once, not every step
+                keep, start, size, net = self._target
+                self._target = (keep.to(fake.device), start, size, net.to(fake.device))
             keep, start, size, net = self._target
-            logp = F.log_softmax(net.to(fake.device)(fake[:, keep.to(fake.device)]), dim=1)
+            logp = F.log_softmax(net(fake[:, keep]), dim=1)
             # the target's own slots are held fixed: only the other columns move to agree with it (a
             # gradient into them would pull the target towards the classifier's majority class)
             ce = -(fake[:, start : start + size].detach() * logp).sum(dim=1).mean()
@@ -233,7 +238,7 @@ class TableSource:
             counts = torch.bincount(slot, minlength=size)
             self.counts[j, :size] = counts
             self.offsets[j, :size] = torch.cumsum(counts, 0) - counts
-            self.log_p[j, :size] = torch.log1p(counts.double()) * (counts > 0)
+            self.log_p[j, :size] = draw_weights(counts.double())
             self.freq_p[j, :size] = counts.double()
 
     def __len__(self) -> int:
@@ -255,6 +260,11 @@ class TableSource:
         c = torch.zeros(col.shape[0], self.cond_dim)
         c[torch.arange(col.shape[0]), self.cond_offset[col] + cat] = 1.0
         return c
+
+
+def draw_weights(counts: torch.Tensor) -> torch.Tensor:
+    """Training-by-sampling's weight of each category: log(1 + count), 0 for a category never seen."""
+    return torch.log1p(counts) * (counts > 0)
 
 
 def draw_conditions(weights: torch.Tensor, n: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
