@@ -14,6 +14,7 @@ from ganforge import load
 from ganforge.errors import ConfigError, DataError
 from ganforge.timeseries.data import SeriesCodec
 from ganforge.timeseries.model import SeriesGAN
+from ganforge.timeseries.recipe import sliced_distance
 
 PERIODS = (4, 12)  # steps per cycle of the two kinds of wave: FFT bins 6 and 2 of a 24-step window
 
@@ -190,6 +191,11 @@ def test_bad_series_are_refused_in_one_line(case, tmp_path):
 def test_bad_settings_and_the_cli_one_line(tmp_path):
     with pytest.raises(ConfigError, match="window must be >= 2"):
         SeriesGAN(window=1)
+    with pytest.raises(ConfigError, match="sliced must be >= 0"):
+        SeriesGAN(sliced=float("nan"))
+    with pytest.raises(ConfigError, match="belongs to the direct recipe"):
+        SeriesGAN(recipe="timegan", sliced=1.0)
+    assert SeriesGAN(sliced=0).recipe.sliced == 0 and SeriesGAN().recipe.sliced == 30
     pd.DataFrame({"x": np.arange(10.0)}).to_csv(tmp_path / "short.csv", index=False)
     proc = subprocess.run([*ganforge_cmd(), "train", "series", str(tmp_path / "short.csv"), "--out",
                            str(tmp_path / "r")], capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -301,12 +307,40 @@ def test_runs_saved_before_attributes_and_rollouts_load_and_sample_the_same(tmp_
     df = two_waves(60)
     gan = SeriesGAN(steps=3, **FAST).fit(df, out=tmp_path / "run", time="t", id="id")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    for key in ("static", "groups", "rollout"):
+    for key in ("static", "groups", "rollout", "sliced"):
         config["recipe"].pop(key)
     for key in ("categorical", "static", "levels", "bounds", "copies", "lengths", "scaling", "quantiles"):
         config["codec"].pop(key)
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
-    pd.testing.assert_frame_equal(load(tmp_path / "run").sample(4, seed=1), gan.sample(4, seed=1))
+    old = load(tmp_path / "run")
+    pd.testing.assert_frame_equal(old.sample(4, seed=1), gan.sample(4, seed=1))
+    assert gan.recipe.sliced > 0 and old.recipe.sliced == 0  # trained without the term: resumes without it
+
+
+def test_the_sliced_term_spreads_a_collapsed_set_to_the_real_one():
+    """G's sliced Wasserstein term alone, minimised over a set of free points that starts collapsed (a
+    generator 0.1 as spread out as the data), brings its spread and its correlations to the data's; the
+    distance is 0 between a set and itself and grows as a set narrows."""
+    torch.manual_seed(0)
+    cov = torch.tensor([[1.0, 0.8, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 0.25]])
+    real = torch.distributions.MultivariateNormal(torch.zeros(3), cov).sample((512,))
+    assert sliced_distance(real, real) == 0
+    gaps = [float(sliced_distance(real * k, real)) for k in (0.9, 0.5, 0.1)]
+    assert gaps[0] < gaps[1] < gaps[2], gaps
+    points = (0.1 * torch.randn(512, 3)).requires_grad_(True)
+    opt = torch.optim.Adam([points], lr=0.02)
+    start = float(sliced_distance(points, real))
+    for _ in range(400):
+        opt.zero_grad()
+        sliced_distance(points, real).backward()
+        opt.step()
+    got = points.detach()
+    assert float(sliced_distance(got, real)) < start / 50
+    ratio = got.std(0) / real.std(0)
+    assert torch.all((ratio > 0.9) & (ratio < 1.1)), ratio
+    assert abs(float(torch.corrcoef(got.T)[0, 1]) - float(torch.corrcoef(real.T)[0, 1])) < 0.05
+    with pytest.raises(ValueError, match="same shape"):
+        sliced_distance(real, real[:10])
 
 
 def test_quantile_scaling_spreads_a_skewed_feature_and_keeps_its_point_mass():

@@ -63,6 +63,7 @@ class SeriesGAN(GANModel):
         recipe: str = "direct",
         warmup_steps: int | None = None,
         scaling: str = "minmax",
+        sliced: float | None = None,
     ) -> None:
         """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks.
         ``rollout``: steps the generator runs in training, of which the discriminator judges a random
@@ -70,7 +71,8 @@ class SeriesGAN(GANModel):
         recurrent generator against a convolutional discriminator on the data) or "timegan" (autoencoder,
         supervisor and the adversarial game in the latent space, see timegan.py); ``warmup_steps``: the
         timegan recipe's steps before the adversarial game starts (default 500). ``scaling``: how numeric
-        features become channels, "minmax", "quantile" or "auto" (SeriesCodec.fit)."""
+        features become channels, "minmax", "quantile" or "auto" (SeriesCodec.fit). ``sliced``: weight of the
+        direct recipe's sliced Wasserstein term in G's loss (default 30; 0 turns it off)."""
         if recipe not in RECIPES:
             raise ConfigError(f"recipe must be one of {', '.join(RECIPES)} (got {recipe!r})")
         if scaling not in SCALINGS:
@@ -94,6 +96,12 @@ class SeriesGAN(GANModel):
             batch_size=batch_size, seed=seed, device=device, checkpoint_every=checkpoint_every, log_every=log_every
         )  # fmt: skip
         self.recipe = RECIPES[recipe](window=window, z_dim=z_dim, hidden=hidden, layers=layers)
+        if sliced is not None:
+            if recipe != "direct":
+                raise ConfigError(f"the sliced term belongs to the direct recipe, not the {recipe} one")
+            if not sliced >= 0:
+                raise ConfigError(f"sliced must be >= 0 (got {sliced})")
+            self.recipe.sliced = float(sliced)
         if rollout is not None and rollout < window:
             raise ConfigError(f"rollout must be >= the window of {window} (got {rollout})")
         self.rollout = rollout
@@ -207,9 +215,9 @@ class SeriesGAN(GANModel):
         gan = cls.__new__(cls)
         gan._init_state()
         gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
-        gan.recipe = from_dict(
-            RECIPES[config["recipe"].get("style", "direct")], config["recipe"], what="recipe"
-        )
+        # runs saved before the sliced term resume (and sample) without it, as they were trained
+        recipe = {"sliced": 0.0} | config["recipe"]
+        gan.recipe = from_dict(RECIPES[recipe.get("style", "direct")], recipe, what="recipe")
         gan.rollout = gan.recipe.rollout or None
         gan.scaling = config.get("codec", {}).get("scaling", "minmax") if config.get("codec") else "minmax"
         gan.codec = SeriesCodec(**config["codec"]) if config.get("codec") else None

@@ -98,6 +98,7 @@ class TimeGANRecipe(SeriesRecipe):
     """The TimeGAN-style recipe: the direct recipe's settings, its networks replaced (see the module)."""
 
     style: str = "timegan"
+    sliced: float = 0.0  # its own moment terms stand in for the direct recipe's sliced term
 
     def build_generator(self) -> LatentSeriesGenerator:  # type: ignore[override]
         return LatentSeriesGenerator(self.z_dim, self.channels, self.hidden, self.layers)
