@@ -14,7 +14,7 @@ from ganforge import load
 from ganforge.errors import ConfigError, DataError
 from ganforge.timeseries.data import SeriesCodec
 from ganforge.timeseries.model import SeriesGAN
-from ganforge.timeseries.recipe import sliced_distance
+from ganforge.timeseries.recipe import SeriesRecipe, _sorted, sliced_distance
 
 PERIODS = (4, 12)  # steps per cycle of the two kinds of wave: FFT bins 6 and 2 of a 24-step window
 
@@ -191,8 +191,9 @@ def test_bad_series_are_refused_in_one_line(case, tmp_path):
 def test_bad_settings_and_the_cli_one_line(tmp_path):
     with pytest.raises(ConfigError, match="window must be >= 2"):
         SeriesGAN(window=1)
-    with pytest.raises(ConfigError, match="sliced must be >= 0"):
-        SeriesGAN(sliced=float("nan"))
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ConfigError, match="sliced must be a number >= 0"):
+            SeriesGAN(sliced=bad)
     with pytest.raises(ConfigError, match="belongs to the direct recipe"):
         SeriesGAN(recipe="timegan", sliced=1.0)
     assert SeriesGAN(sliced=0).recipe.sliced == 0 and SeriesGAN().recipe.sliced == 30
@@ -341,6 +342,25 @@ def test_the_sliced_term_spreads_a_collapsed_set_to_the_real_one():
     assert abs(float(torch.corrcoef(got.T)[0, 1]) - float(torch.corrcoef(real.T)[0, 1])) < 0.05
     with pytest.raises(ValueError, match="same shape"):
         sliced_distance(real, real[:10])
+
+
+def test_the_sliced_term_reaches_the_generator_and_can_be_turned_off(tmp_path):
+    p = torch.randn(300, 5, requires_grad=True)
+    assert torch.equal(_sorted(p), p.sort(dim=0)[0])  # numpy's order, torch's values
+    recipe = SeriesRecipe(channels=3, window=24, rollout=48)
+    fake = torch.rand(16, 48, 3, dtype=torch.bfloat16, requires_grad=True)  # a rollout, as the trainer has it
+    term = recipe.paired_loss(torch.nn.Identity(), fake, torch.rand(16, 48, 3), None)["sliced"]
+    term.backward()
+    assert term > 0 and fake.grad is not None and fake.grad.abs().sum() > 0
+    df = two_waves(60)
+    for weight, present in ((None, True), (0.0, False)):
+        SeriesGAN(steps=2, log_every=1, sliced=weight, **FAST).fit(
+            df, out=tmp_path / str(weight), time="t", id="id"
+        )
+        logged = [
+            json.loads(line) for line in (tmp_path / str(weight) / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert any("sliced" in r for r in logged) == present, logged
 
 
 def test_quantile_scaling_spreads_a_skewed_feature_and_keeps_its_point_mass():

@@ -28,7 +28,8 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
 def sampling_generator(seed: int | None) -> torch.Generator:
     """The random generator of one ``sample`` call: seeded (same seed, same output) or, without a seed,
     from fresh entropy."""
-    return torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+    # a fresh generator's own entropy: torch.seed() would reseed the global stream that training draws from
+    return torch.Generator().manual_seed(int(seed) if seed is not None else torch.Generator().seed() % 2**63)
 
 
 def memory_budget() -> int:

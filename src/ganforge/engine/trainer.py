@@ -1,8 +1,9 @@
 """The one adversarial training loop, shared by every recipe.
 
 Per step: sample a real batch and noise, update D (loss + lazy R1/R2), update G, update the EMA
-generator, adapt the augmentation probability. All randomness comes from one CPU ``torch.Generator``
-whose state is checkpointed, so a resumed run reproduces an uninterrupted one bit for bit.
+generator, adapt the augmentation probability. The loop's randomness comes from one CPU
+``torch.Generator`` whose state is checkpointed (with torch's per-process stream, from which dropout,
+Gumbel noise and recipe terms draw), so a resumed run reproduces an uninterrupted one bit for bit.
 
 Under ``torchrun`` the same loop runs in every process with DistributedDataParallel (engine/distributed.py):
 ``batch_size`` is the global batch; every rank draws the global batch's indices and noise from the shared

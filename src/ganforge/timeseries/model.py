@@ -3,6 +3,7 @@ DataFrame of ``n`` synthetic sequences in the input's layout (id column, time co
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,10 @@ class SeriesGAN(GANModel):
         )  # fmt: skip
         self.recipe = RECIPES[recipe](window=window, z_dim=z_dim, hidden=hidden, layers=layers)
         if sliced is not None:
-            if recipe != "direct":
+            if not (math.isfinite(sliced) and sliced >= 0):
+                raise ConfigError(f"sliced must be a number >= 0 (got {sliced})")
+            if recipe != "direct" and sliced > 0:
                 raise ConfigError(f"the sliced term belongs to the direct recipe, not the {recipe} one")
-            if not sliced >= 0:
-                raise ConfigError(f"sliced must be >= 0 (got {sliced})")
             self.recipe.sliced = float(sliced)
         if rollout is not None and rollout < window:
             raise ConfigError(f"rollout must be >= the window of {window} (got {rollout})")
@@ -131,6 +132,7 @@ class SeriesGAN(GANModel):
         if resume:
             saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
+            self.recipe.sliced = float(saved["recipe"].get("sliced", 0.0))  # as the run was trained
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window, self.scaling)
         if not resume:  # G runs up to twice the window in training, as far as the shortest series allows

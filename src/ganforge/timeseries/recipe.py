@@ -36,7 +36,7 @@ def _sorted(p: torch.Tensor) -> torch.Tensor:
     values at every generator step); on a GPU torch sorts."""
     if p.device.type != "cpu":
         return p.sort(dim=0)[0]
-    order = np.ascontiguousarray(np.argsort(p.detach().numpy().T, axis=1).T)
+    order = np.ascontiguousarray(np.argsort(p.detach().float().numpy().T, axis=1).T)
     return p.gather(0, torch.from_numpy(order))
 
 
