@@ -28,8 +28,12 @@ def load(run_dir: str | Path, device: str = "cpu") -> Any:
 def sampling_generator(seed: int | None) -> torch.Generator:
     """The random generator of one ``sample`` call: seeded (same seed, same output) or, without a seed,
     from fresh entropy."""
-    # a fresh generator's own entropy: torch.seed() would reseed the global stream that training draws from
-    return torch.Generator().manual_seed(int(seed) if seed is not None else torch.Generator().seed() % 2**63)
+    g = torch.Generator()
+    if seed is None:
+        g.seed()  # its own entropy (torch.seed() would reseed the global stream that training draws from)
+    else:
+        g.manual_seed(int(seed))
+    return g
 
 
 def memory_budget() -> int:

@@ -40,6 +40,11 @@ TIMEGAN_TRAIN_DEFAULTS: dict[str, Any] = {
 RECIPES = {"direct": SeriesRecipe, "timegan": TimeGANRecipe}
 
 
+def saved_recipe(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved recipe settings; runs saved before the sliced term read as trained without it."""
+    return {"sliced": 0.0} | config["recipe"]
+
+
 class SeriesGAN(GANModel):
     """A GAN on time series: windows of ``window`` steps of one long series or of many (an id column)."""
 
@@ -132,7 +137,7 @@ class SeriesGAN(GANModel):
         if resume:
             saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
-            self.recipe.sliced = float(saved["recipe"].get("sliced", 0.0))  # as the run was trained
+            self.recipe.sliced = float(saved_recipe(saved)["sliced"])  # as the run was trained
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window, self.scaling)
         if not resume:  # G runs up to twice the window in training, as far as the shortest series allows
@@ -217,8 +222,7 @@ class SeriesGAN(GANModel):
         gan = cls.__new__(cls)
         gan._init_state()
         gan.train_config = from_dict(TrainConfig, train or config["train"], what="training")
-        # runs saved before the sliced term resume (and sample) without it, as they were trained
-        recipe = {"sliced": 0.0} | config["recipe"]
+        recipe = saved_recipe(config)
         gan.recipe = from_dict(RECIPES[recipe.get("style", "direct")], recipe, what="recipe")
         gan.rollout = gan.recipe.rollout or None
         gan.scaling = config.get("codec", {}).get("scaling", "minmax") if config.get("codec") else "minmax"
