@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganforge.cli.demo", description=__doc__)
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
-    parser.add_argument("--eval-n", type=int, default=1000, help="images per side for FID/KID (default 1000)")
+    parser.add_argument("--eval-n", type=int, default=2000, help="images per side for FID/KID (default 2000)")
     parser.add_argument("--preset", default="default", help="default | small-data | r3gan | dcgan")
     parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
     args = parser.parse_args(argv)
@@ -49,13 +49,15 @@ def main(argv: list[str] | None = None) -> int:
             f"trained {m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s"
         )
         console.print(
-            f"measuring quality: Inception FID/KID, {args.eval_n} generated vs {args.eval_n} test images"
+            f"measuring quality: Inception FID/KID, {args.eval_n} generated (watermarked, as users get them) "
+            f"vs {args.eval_n} test images"
         )
         r = evaluate_run(out, ref="fashion-mnist", split="test", n=args.eval_n, console=console)
     except GanforgeError as e:
         console.print(f"[bold red]error:[/] {e}")
         return 1
-    print(f"\nFID {r['fid']:.2f}  KID {r['kid'] * 1000:.2f}e-3  ({args.eval_n} vs {args.eval_n} test images)")
+    n = args.eval_n
+    print(f"\nFID {r['fid']:.2f}  KID {r['kid'] * 1000:.2f}e-3  ({n} watermarked samples vs {n} test images)")
     print(f"run directory: {out}")
     print(f"  samples over training: {out / 'samples'}   model card: {out / 'card.md'}")
     print("next:")
