@@ -14,11 +14,13 @@ balanced):
   those real images.
 
     python benchmarks/fid_fashion.py [--minutes 10] [--n 2000] [--presets default dcgan] [--out NAME]
+                                     [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -183,14 +185,24 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--out", default="fid_fashion", help="results/NAME.json")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="ImageGAN keywords for every preset, values as JSON or bare words (an "
+                        "ablation row: --set loss=ns betas=[0.5,0.999])")  # fmt: skip
     args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value  # a bare word: a string
     per = args.n // CLASSES
 
     trained = []
     for name in args.presets:
         out = Path(tempfile.mkdtemp(prefix=f"fid-{name}-"))
         gan = ImageGAN(resolution=28, conditional=True, preset_name=name, steps=10**7, device=args.device,
-                       max_seconds=args.minutes * 60, checkpoint_every=10**6)  # fmt: skip
+                       max_seconds=args.minutes * 60, checkpoint_every=10**6, **overrides)  # fmt: skip
         gan.fit("fashion-mnist", out=out / "run", sample_every=10**6)
         trained.append((name, gan, out))
         print(f"{name}: {gan.metrics['steps']} steps in {gan.metrics['train_seconds']} s", flush=True)
@@ -239,7 +251,7 @@ def main() -> None:
         row["unmarked"]["per_class_note"] = "classes of its samples as the in-domain classifier names them"
         print(row, flush=True)
         rows.append(row)
-    save(args.out, {"minutes": args.minutes, "n": args.n, "resolution": 28, "classes_balanced": True,
+    save(args.out, {"minutes": args.minutes, "n": args.n, "overrides": overrides, "resolution": 28, "classes_balanced": True,
                     "classifier": {"test_accuracy": round(accuracy, 4), "epochs": args.classifier_epochs,
                                    "features": "128-d penultimate layer"},
                     "real_train_floor": floor, "results": rows})  # fmt: skip
