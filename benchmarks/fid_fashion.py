@@ -38,6 +38,8 @@ from ganforge import ImageGAN  # noqa: E402
 from ganforge.images import watermark as wm  # noqa: E402
 from ganforge.images.augment_utility import pick_per_class  # noqa: E402
 from ganforge.images.builtin import load_builtin  # noqa: E402
+from ganforge.images.codec import decode_images, encode_images  # noqa: E402
+from ganforge.images.data import ImageDataset  # noqa: E402
 from ganforge.metrics.features import get_extractor  # noqa: E402
 from ganforge.metrics.fid import features_frechet_distance, kid  # noqa: E402
 from ganforge.metrics.prdc import prdc  # noqa: E402
@@ -89,7 +91,7 @@ class PlainDCGAN:
         self.train_seconds = 0.0
 
     def fit(self, images: np.ndarray, seconds: float, batch: int = 128) -> None:
-        x = nn.functional.pad(_tensor(images), (2, 2, 2, 2), value=-1.0)
+        x = nn.functional.pad(encode_images(images), (2, 2, 2, 2), value=-1.0)
         opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         softplus = nn.functional.softplus
@@ -119,18 +121,15 @@ class PlainDCGAN:
                 [self.G(torch.randn(len(b), self.z_dim, 1, 1)) for b in torch.arange(n).split(500)]
             )
         self.G.train()
-        return ((out[:, 0, 2:30, 2:30].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()[..., None]
+        return decode_images(out[:, :, 2:30, 2:30])
 
 
-def _tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images[..., 0].astype(np.float32) / 127.5 - 1.0)[:, None]
-
-
-def train_classifier(epochs: int, seed: int = 0) -> tuple[SmallCNN, float]:
-    """The in-domain feature network, trained here on the 60k training images; (net, test accuracy)."""
+def train_classifier(
+    train: ImageDataset, test: ImageDataset, epochs: int, seed: int = 0
+) -> tuple[SmallCNN, float]:
+    """The in-domain feature network, trained here on the training images; (net, test accuracy)."""
     torch.manual_seed(seed)
-    train, test = load_builtin("fashion-mnist", 28, "train"), load_builtin("fashion-mnist", 28, "test")
-    x, y = _tensor(train.images), torch.from_numpy(train.labels)
+    x, y = encode_images(train.images), torch.from_numpy(train.labels)
     net = SmallCNN()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for _ in range(epochs):
@@ -141,14 +140,18 @@ def train_classifier(epochs: int, seed: int = 0) -> tuple[SmallCNN, float]:
             loss.backward()
             opt.step()
     net.eval()
+    return net, float((predict(net, test.images) == test.labels).mean())
+
+
+def predict(net: SmallCNN, images: np.ndarray) -> np.ndarray:
+    """The classifier's class for each image."""
     with torch.no_grad():
-        pred = torch.cat([net(b).argmax(1) for b in _tensor(test.images).split(1000)])
-    return net, float((pred.numpy() == test.labels).mean())
+        return torch.cat([net(b).argmax(1) for b in encode_images(images).split(1000)]).numpy()
 
 
 def classifier_features(net: SmallCNN, images: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return torch.cat([net.body(b) for b in _tensor(images).split(1000)]).double().numpy()
+        return torch.cat([net.body(b) for b in encode_images(images).split(1000)]).double().numpy()
 
 
 def measure(
@@ -198,6 +201,7 @@ def main() -> None:
             overrides[key] = value  # a bare word: a string
     per = args.n // CLASSES
 
+    train, test = load_builtin("fashion-mnist", 28, "train"), load_builtin("fashion-mnist", 28, "test")
     trained = []
     for name in args.presets:
         out = Path(tempfile.mkdtemp(prefix=f"fid-{name}-"))
@@ -209,20 +213,18 @@ def main() -> None:
     plain_dcgan = None
     if not args.no_plain_dcgan:
         plain_dcgan = PlainDCGAN()
-        plain_dcgan.fit(load_builtin("fashion-mnist", 28, "train").images, args.minutes * 60)
+        plain_dcgan.fit(train.images, args.minutes * 60)
         print(f"plain DCGAN (2015): {plain_dcgan.steps} steps in {plain_dcgan.train_seconds} s", flush=True)
 
     t = time.perf_counter()
-    net, accuracy = train_classifier(args.classifier_epochs)
+    net, accuracy = train_classifier(train, test, args.classifier_epochs)
     print(f"in-domain classifier: {accuracy:.4f} test accuracy ({time.perf_counter() - t:.0f} s)", flush=True)
     inception = get_extractor("inception")
-    test = load_builtin("fashion-mnist", 28, "test")
     pick = pick_per_class(test.labels, per, CLASSES, seed=0)
     real = {"labels": test.labels[pick], "inception": inception(test.images[pick])}
     real["classifier"] = classifier_features(net, test.images[pick])
     labels = np.repeat(np.arange(CLASSES), per)
 
-    train = load_builtin("fashion-mnist", 28, "train")
     floor_pick = pick_per_class(train.labels, per, CLASSES, seed=1)
     floor_images, floor_labels = train.images[floor_pick], train.labels[floor_pick]
     floor = {"unmarked": measure(real, floor_images, floor_labels, inception, net)}
@@ -242,8 +244,7 @@ def main() -> None:
         rows.append(row)
     if plain_dcgan is not None:  # unconditional: no mark (it is not a ganforge model), classes as they come
         fake = plain_dcgan.sample(args.n, seed=0)
-        with torch.no_grad():
-            guess = torch.cat([net(b).argmax(1) for b in _tensor(fake).split(1000)]).numpy()
+        guess = predict(net, fake)
         row = {"preset": "plain DCGAN (Radford et al. 2015, unconditional, 32 px padded)",
                "steps": plain_dcgan.steps, "images_seen": plain_dcgan.images_seen,
                "train_seconds": plain_dcgan.train_seconds,
