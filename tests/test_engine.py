@@ -117,3 +117,48 @@ def test_nan_stops_with_a_clear_error_and_the_hook_can_handle_it(tmp_path):
     trainer = Trainer(VectorRecipe(), TensorSource(data), cfg, callbacks=[Skip()])
     trainer.fit()
     assert Skip.calls > 0 and trainer.step == 20
+
+
+class _BatchNormVectors(VectorRecipe):
+    """The vector recipe with batch norm in G (as the image and table generators have)."""
+
+    def build_generator(self) -> torch.nn.Module:
+        z, h = self.z_dim, self.hidden
+        net = torch.nn.Sequential(
+            torch.nn.Linear(z, h), torch.nn.ReLU(), torch.nn.Linear(h, h), torch.nn.BatchNorm1d(h),
+            torch.nn.ReLU(), torch.nn.Linear(h, self.dim),
+        )  # fmt: skip
+        return _NoCondition(net)
+
+
+class _NoCondition(torch.nn.Module):
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z)
+
+
+@pytest.mark.parametrize("halflife", [20_000.0, 0.0])
+def test_the_weight_average_keeps_batch_norm_statistics_of_its_own(halflife):
+    # Averaged weights give other activations than G's; sampling in eval mode must use statistics that
+    # fit them, i.e. agree with what G_ema measures on a large batch of its own (train mode).
+    cfg = TrainConfig(steps=300, batch_size=512, lr_g=1e-2, lr_d=1e-2, betas=(0.0, 0.99), loss="rpgan",
+                      r1_gamma=0.1, r2_gamma=0.1, ema_halflife_images=halflife, ema_rampup=0.0, log_every=1000,
+                      seed=0)  # fmt: skip
+    trainer = Trainer(_BatchNormVectors(), TensorSource(ring(5_000)), cfg)
+    trainer.fit()
+    z = torch.randn(20_000, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        own = trainer.G_ema.net[:3](z)  # G_ema's activations where its batch norm sees them
+    own_mean, own_var = own.mean(0), own.var(0)
+    ema_norm, g_norm = trainer.G_ema.net[3], trainer.G.net[3]
+    ema_stats, g_stats = ema_norm.running_mean, g_norm.running_mean
+    ema_error = ((ema_stats - own_mean).norm() + (ema_norm.running_var - own_var).norm()).item()
+    g_error = ((g_stats - own_mean).norm() + (g_norm.running_var - own_var).norm()).item()
+    print(f"G_ema's statistics off by {ema_error:.3f}, G's by {g_error:.3f}")
+    if halflife:  # the comparison can fail: G's statistics (what a copy would give) are far off
+        assert ema_error < 0.25 * g_error
+    else:  # no average: the two nets are one, and G's statistics are copied unchanged
+        assert torch.equal(ema_stats, g_stats)

@@ -47,7 +47,7 @@ from ganforge.core.regularizers import r1_penalty, r2_penalty
 from ganforge.engine import checkpoint as ckpt
 from ganforge.engine import distributed
 from ganforge.engine.callbacks import Callback
-from ganforge.engine.ema import ema_beta, update_ema
+from ganforge.engine.ema import ema_beta, has_batch_norm, track_norm_stats, update_ema
 from ganforge.errors import CheckpointError, ConfigError, TrainingError
 
 
@@ -138,6 +138,9 @@ class Trainer:
                 self.D.to(memory_format=torch.channels_last),
             )
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # Batch norm in G: G_ema measures its own running statistics on G's inputs (see _update_ema).
+        self._ema_own_norms = has_batch_norm(self.G)
+        self._g_inputs: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self.latent_game = isinstance(self.G, LatentGame)  # checked once: a Protocol isinstance is slow
         if self.latent_game and self.world.distributed:
             raise ConfigError("this recipe trains in one process only (not under torchrun)")
@@ -198,6 +201,8 @@ class Trainer:
     def _fake(self, n: int, c: torch.Tensor | None, G: nn.Module | None = None) -> torch.Tensor:
         # Noise for the global batch (n per rank), so N ranks see exactly one process's noise.
         z = self._mine(self.recipe.sample_latents(n * self.world.size, self.rng)).to(self.device)
+        if G is not None:  # the G step's inputs, which G_ema's batch-norm statistics are measured on
+            self._g_inputs = (z, c)
         with self._autocast():
             return (G or self.G)(z, c)
 
@@ -344,10 +349,20 @@ class Trainer:
         self.step += 1
         self.examples_seen += n
         beta = ema_beta(n, self.examples_seen, self.ema_halflife_images, self.config.ema_rampup)
-        update_ema(self.G_ema, self.G, beta)
+        self._update_ema(beta)
         self._adapt_augment()
         stats["augment_p"] = self.augment_p
         return stats
+
+    def _update_ema(self, beta: float) -> None:
+        """Move G_ema toward G. With batch norm, G_ema keeps running statistics of its own activations
+        (one forward pass on the G step's inputs) instead of G's, which belong to other weights; with
+        the average off (beta 0) the two nets are the same and G's statistics are copied."""
+        own = self._ema_own_norms and beta > 0 and self._g_inputs is not None
+        update_ema(self.G_ema, self.G, beta, copy_norm_stats=not own)
+        if own:
+            with self._autocast():
+                track_norm_stats(self.G_ema, *self._g_inputs)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: bool = False) -> FitResult:
