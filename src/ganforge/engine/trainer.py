@@ -198,13 +198,13 @@ class Trainer:
     def _mine(self, global_batch: torch.Tensor) -> torch.Tensor:
         return global_batch[self.world.shard(global_batch.shape[0])]
 
-    def _fake(self, n: int, c: torch.Tensor | None, G: nn.Module | None = None) -> torch.Tensor:
+    def _latents(self, n: int) -> torch.Tensor:
         # Noise for the global batch (n per rank), so N ranks see exactly one process's noise.
-        z = self._mine(self.recipe.sample_latents(n * self.world.size, self.rng)).to(self.device)
-        if G is not None:  # the G step's inputs, which G_ema's batch-norm statistics are measured on
-            self._g_inputs = (z, c)
+        return self._mine(self.recipe.sample_latents(n * self.world.size, self.rng)).to(self.device)
+
+    def _fake(self, z: torch.Tensor, c: torch.Tensor | None, G: nn.Module) -> torch.Tensor:
         with self._autocast():
-            return (G or self.G)(z, c)
+            return G(z, c)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         """The recipe's augmentation; under torchrun drawn for the global batch, so every rank's slice gets
@@ -231,7 +231,7 @@ class Trainer:
     def _d_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
         cfg = self.config
         with torch.no_grad():
-            fake = self._fake(real.shape[0], c)
+            fake = self._fake(self._latents(real.shape[0]), c, self.G)
         if isinstance(self.D, ReplayDiscriminator):  # a D may keep a history of fakes
             fake = self.D.replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
@@ -285,7 +285,9 @@ class Trainer:
         return self.step >= self.config.adversarial_start
 
     def _g_update(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
-        fake = self._fake(real.shape[0], c, G=self.G_train)
+        z = self._latents(real.shape[0])
+        self._g_inputs = (z, c)  # G_ema's batch-norm statistics are measured on these (_update_ema)
+        fake = self._fake(z, c, self.G_train)
         stats: dict[str, float] = {}
         if not self.adversarial:
             return self._g_apply(fake.new_zeros(()), fake, real, c, stats)
