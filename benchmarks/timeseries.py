@@ -16,7 +16,7 @@ Published discriminative scores (lower is better): TimeGAN .011 / .102 / .236, D
 / .122 (sines / stocks / energy; Yoon et al. NeurIPS 2019, Yuan and Qiao ICLR 2024).
 
     .venv/bin/python benchmarks/timeseries.py --minutes 5 --par-epochs 16
-    .venv/bin/python benchmarks/timeseries.py --datasets stocks --minutes 30    # the issue's budget
+    .venv/bin/python benchmarks/timeseries.py --datasets stocks --minutes 30    # 30 CPU-minutes, the benchmark's budget
     .venv/bin/python benchmarks/timeseries.py --datasets energy --recipes direct --scalings minmax,quantile \
         --par-epochs 0 --out timeseries_scaling.json
 """
@@ -70,11 +70,14 @@ def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, hig
 
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
                  seed: int, scale: Any, recipe: str = "direct", scaling: str = "minmax",
-                 ) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+                 overrides: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
     """Train with ``recipe`` and ``scaling``, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
-    copies of equal columns, integers) and cut them into protocol windows with ``scale``."""
+    copies of equal columns, integers) and cut them into protocol windows with ``scale``. ``overrides``:
+    further SeriesGAN keywords (an ablation row, e.g. learning rates)."""
     t0 = time.perf_counter()
-    gan = SeriesGAN(minutes=minutes, seed=seed, device="cpu", recipe=recipe, scaling=scaling)
+    gan = SeriesGAN(
+        minutes=minutes, seed=seed, device="cpu", recipe=recipe, scaling=scaling, **(overrides or {})
+    )
     gan.fit(frame, time=time_col, id=id_col)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -126,7 +129,15 @@ def main() -> None:
     ap.add_argument("--recipes", default="direct,timegan", help="ganforge recipes trained, each --minutes")
     ap.add_argument("--scalings", default="minmax", help="SeriesGAN scalings tried with every recipe")
     ap.add_argument("--out", default="timeseries.json", help="file name under benchmarks/results")
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="SeriesGAN keywords for every ganforge run, values as JSON (--set lr_g=2.5e-4 lr_d=1e-3)",
+    )
     args = ap.parse_args()
+    overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     results: dict[str, Any] = {
         "machine": machine(),
         "args": vars(args),
@@ -151,7 +162,7 @@ def main() -> None:
                                                             seed=args.seed, iterations=args.iterations)["mae"], 4)}  # fmt: skip
         for recipe, scaling in [(r, s) for r in args.recipes.split(",") for s in args.scalings.split(",")]:
             fake, info = run_ganforge(
-                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe, scaling
+                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe, scaling, overrides
             )
             key = "ganforge" + (f"-{recipe}" if recipe != "direct" else "")
             key += f"-{scaling}" if scaling != "minmax" else ""

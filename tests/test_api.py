@@ -48,6 +48,28 @@ def test_fit_sample_save_load_roundtrip(tmp_path):
     assert (again.sample(8, labels=1, seed=3) == gan.sample(8, labels=1, seed=3)).all()
 
 
+def test_the_preset_is_chosen_by_data_size_and_the_callers_keywords_stay(tmp_path, monkeypatch):
+    from ganforge.images import recipe
+
+    data = make_class_folders(tmp_path / "data", per_class=3)  # 6 images
+
+    def fit(name, **kw):
+        ImageGAN(resolution=16, steps=1, batch_size=4, width=4, device="cpu", **kw).fit(
+            str(data), out=tmp_path / name, health="off"
+        )
+        return json.loads((tmp_path / name / "config.json").read_text())
+
+    small = fit("small", lr_d=1e-3)  # a few images: adaptive augmentation, stronger penalties
+    assert small["preset"] == "small-data"
+    assert (small["train"]["ada_target"], small["train"]["r1_gamma"]) == (0.6, 0.2)
+    assert (small["train"]["lr_g"], small["train"]["lr_d"]) == (2e-4, 1e-3)  # the given rate kept
+    monkeypatch.setattr(recipe, "SMALL_DATA_IMAGES", 6)  # the same folder now counts as large
+    large = fit("large", ada_target=0.5)
+    assert large["preset"] == "default" and large["train"]["lr_g"] == 2e-3
+    assert (large["train"]["ada_target"], large["train"]["r1_gamma"]) == (0.5, 0.1)
+    assert fit("named", preset_name="small-data")["preset"] == "small-data"  # a named preset is kept
+
+
 def test_sampling_rejects_bad_requests(tmp_path):
     gan = ImageGAN(resolution=16, conditional=True, steps=2, batch_size=4, width=4, device="cpu")
     with pytest.raises(ConfigError, match="not trained"):

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
     parser.add_argument("--eval-n", type=int, default=2000, help="images per side for FID/KID (default 2000)")
-    parser.add_argument("--preset", default="default", help="default | small-data | r3gan | dcgan")
+    parser.add_argument("--preset", default="auto", help="auto | default | small-data | r3gan | dcgan")
     parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
     args = parser.parse_args(argv)
     console = Console(stderr=True)
@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         gan.fit("fashion-mnist", out=out, callbacks=[ProgressCallback(console)], sample_every=250)
         m = gan.metrics
         console.print(
-            f"trained {m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s"
+            f"trained {m['steps']} steps, {m['images_seen']:,} images in {m['train_seconds']:.0f} s "
+            f"(preset {gan.preset_name})"
         )
         console.print(
             f"measuring quality: Inception FID/KID, {args.eval_n} generated (watermarked, as users get them) "

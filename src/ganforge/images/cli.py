@@ -39,7 +39,12 @@ StepsOpt = Annotated[int | None, typer.Option(help="Generator updates to train f
 KimgOpt = Annotated[
     float | None, typer.Option(help="Thousands of real images to show (alternative to --steps).")
 ]
-PresetOpt = Annotated[str, typer.Option(help="default | small-data | r3gan | dcgan")]
+PresetOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto | default | small-data | r3gan | dcgan (auto: small-data below 10,000 images, else default)."
+    ),
+]
 ArchOpt = Annotated[str | None, typer.Option(help="resnet | dcgan (default: from the preset).")]
 WidthOpt = Annotated[int, typer.Option(help="Network width (channels at full resolution).")]
 CondOpt = Annotated[
@@ -76,7 +81,7 @@ def train_images(
     kimg: KimgOpt = None,
     minutes: MinutesOpt = None,
     batch: BatchOpt = 64,
-    preset: PresetOpt = "default",
+    preset: PresetOpt = "auto",
     arch: ArchOpt = None,
     width: WidthOpt = 32,
     cond: CondOpt = None,
@@ -132,7 +137,7 @@ def train_images(
             stream=stream)  # fmt: skip
     m = gan.metrics
     finish_training(
-        "images", data, run_dir, f"{m['steps']} steps, {m['images_seen']:,} images", m,
+        "images", data, run_dir, f"{m['steps']} steps, {m['images_seen']:,} images, preset {gan.preset_name}", m,
         where=f"  (samples in {Path(run_dir) / 'samples'})",
         next_cmd=f"ganforge sample {run_dir} -n 64 --out samples/ --grid   |   ganforge evaluate {run_dir}",
     )  # fmt: skip

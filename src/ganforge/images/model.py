@@ -21,7 +21,7 @@ from ganforge.images.codec import decode_images
 from ganforge.images.data import ImageDataset, to_pil
 from ganforge.images.monitor import FeatureDistanceMonitor, SampleGrid
 from ganforge.images.probe import IMAGE_COLLAPSE, image_probe
-from ganforge.images.recipe import ImageRecipe, ImageRecipeConfig, ImageSource, preset
+from ganforge.images.recipe import AUTO, ImageRecipe, ImageRecipeConfig, ImageSource, auto_preset, preset
 from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.safety.payload import saved_model_id
 
@@ -37,7 +37,7 @@ class ImageGAN(GANModel):
         self,
         resolution: int = 32,
         conditional: bool | None = True,
-        preset_name: str = "default",
+        preset_name: str = "auto",
         arch: str | None = None,
         steps: int = 2000,
         batch_size: int = 64,
@@ -65,34 +65,38 @@ class ImageGAN(GANModel):
         channels_last: bool = False,
     ) -> None:
         """``preset_name`` sets the training recipe: loss, betas, R1/R2, EMA, augmentation and learning
-        rates; the keywords from ``lr_g`` to ``grad_clip`` replace the preset's value when given (None,
+        rates ("auto": `small-data` below 10,000 training images, else `default`, chosen when ``fit``
+        sees the data and saved as the preset it chose); the keywords from ``lr_g`` to ``grad_clip`` replace the preset's value when given (None,
         or "preset" for ``ada_target``, keeps it; ``ada_target=None`` turns adaptive augmentation off).
         The other keywords are the model's own (``conditional=None``: class-conditional when the data has
         classes). All are validated here (docs/training.md)."""
         distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
-        settings = preset(preset_name)
-        arch = arch or settings.pop("arch")
-        settings.pop("arch", None)
         chosen = {"lr_g": lr_g, "lr_d": lr_d, "loss": loss, "betas": betas, "r1_gamma": r1_gamma,
                   "r2_gamma": r2_gamma, "reg_interval": reg_interval, "ema_halflife_images": ema_halflife_images,
                   "augment_p": augment_p, "grad_clip": grad_clip}  # fmt: skip
-        settings |= {k: v for k, v in chosen.items() if v is not None}
+        self._chosen = {k: v for k, v in chosen.items() if v is not None}
         if ada_target != "preset":
-            settings["ada_target"] = ada_target
+            self._chosen["ada_target"] = ada_target
+        self._chosen_arch = arch
+        self._run_settings = {"steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
+                              "max_seconds": max_seconds, "checkpoint_every": checkpoint_every,
+                              "log_every": log_every, "precision": precision, "channels_last": channels_last}  # fmt: skip
         self.preset_name, self.conditional, self.channels = preset_name, conditional, channels
-        self.train_config = from_dict(
-            TrainConfig,
-            {**settings, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
-             "max_seconds": max_seconds, "checkpoint_every": checkpoint_every, "log_every": log_every,
-             "precision": precision, "channels_last": channels_last},
-            what="training",
-        )  # fmt: skip
-        # Validated now, completed (channels, classes) when the data is seen.
-        self.recipe_config = ImageRecipeConfig(
-            resolution=resolution, arch=arch, width=width, z_dim=z_dim, spectral_norm=spectral_norm
-        )
+        # Validated now, completed (channels, classes; the preset for "auto") when the data is seen.
+        self.recipe_config = ImageRecipeConfig(resolution=resolution, width=width, z_dim=z_dim,
+                                               spectral_norm=spectral_norm)  # fmt: skip
+        self._apply_preset(preset_name)
         self._init_state()
         self._model_id: str | None = None
+
+    def _apply_preset(self, name: str) -> None:
+        """Set the training settings and the net from preset ``name``; the caller's keywords win."""
+        settings = preset(name)
+        arch = self._chosen_arch or settings.pop("arch")
+        settings.pop("arch", None)
+        settings |= self._chosen
+        self.train_config = from_dict(TrainConfig, {**settings, **self._run_settings}, what="training")
+        self.recipe_config = replace(self.recipe_config, arch=arch)
 
     @property
     def model_id(self) -> str:
@@ -172,6 +176,9 @@ class ImageGAN(GANModel):
         real images for the probe and the monitor."""
         from ganforge.images.stream import StreamingImageFolder
 
+        if self.preset_name == AUTO:  # chosen by data size, and saved as the preset it chose
+            self.preset_name = auto_preset(len(ds))
+            self._apply_preset(self.preset_name)
         has_classes = ds.labels is not None and ds.num_classes >= 2
         conditional = has_classes if self.conditional is None else self.conditional and has_classes
         if self.conditional and not conditional:
