@@ -250,6 +250,12 @@ def test_training_writes_tensorboard_scalars_and_sample_grids(image_run, table_r
 
 
 def test_tensorboard_health_events_as_text_and_resume_hides_replaced_steps(tmp_path):
+    from tensorboard.summary.writer.event_file_writer import _global_uid
+
+    # Event file names end in a per-process counter: make the two files of this test ...9 and ...10,
+    # which sort the wrong way round when both are made in the same second.
+    while _global_uid.get() % 10 != 8:
+        pass
     trainer = SimpleNamespace(run_dir=tmp_path, step=0)
     first = TensorBoardLogger()
     for step in range(1, 11):
@@ -262,6 +268,8 @@ def test_tensorboard_health_events_as_text_and_resume_hides_replaced_steps(tmp_p
         second.on_log(trainer, {"step": step, "loss_g": 100.0 + step})
     second.on_log(trainer, EVENTS[0])
     second.on_fit_end(trainer)
+    names = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
+    assert [n.rsplit(".", 1)[1] for n in names] == ["9", "10"]  # read in this order
     acc = read_events(tmp_path / "tensorboard")
     assert [(e.step, e.value) for e in acc.Scalars("loss/loss_g")] == [
         (1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0), (6, 106.0), (7, 107.0)

@@ -6,6 +6,7 @@ entry, and every sample grid the run writes an image, so ``tensorboard --logdir 
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,24 @@ LOG_DIR = "tensorboard"
 def scalar_tag(key: str) -> str:
     """The TensorBoard tag of a metrics.jsonl key: its group, a slash, the key (``grad_d`` -> ``gradient/grad_d``)."""
     return f"{metric_group(key)}/{key}"
+
+
+def _after_existing_files(log_dir: Path) -> None:
+    """Waits, if need be, until a new event file's name will sort after those already in ``log_dir``.
+
+    TensorBoard reads event files in name order, and a name is the second it was made in followed by a
+    per-process counter, so a file made in the same second as the last one may sort before it ("...10"
+    before "...9") and its purge of replaced steps would then be read first. At most a second's wait.
+    """
+    stamps = []
+    for path in log_dir.glob("events.out.tfevents.*"):
+        try:
+            stamps.append(int(path.name.split(".")[3]))
+        except (IndexError, ValueError):
+            continue
+    if stamps:
+        while int(time.time()) <= max(stamps):
+            time.sleep(0.05)
 
 
 class TensorBoardLogger(Callback):
@@ -53,6 +72,7 @@ class TensorBoardLogger(Callback):
             return None
         # A resumed run drops log lines after its checkpoint; purge_step hides those steps here too.
         purge = trainer.step + 1 if trainer.step > 0 else None
+        _after_existing_files(Path(log_dir))
         self.writer = SummaryWriter(str(log_dir), purge_step=purge)
         return self.writer
 
