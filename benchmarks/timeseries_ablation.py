@@ -8,6 +8,7 @@ results/timeseries_ablation.jsonl.
     .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000                 # the default
     .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000 --sliced 0      # without the term
     .venv/bin/python benchmarks/timeseries_ablation.py sines --steps 2000 --lr-g 2.5e-4 --lr-d 1e-3
+    .venv/bin/python benchmarks/timeseries_ablation.py energy --recipe d_width=128 --train r1_gamma=1.0
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=3000)
     ap.add_argument("--classifier-seeds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument(
+        "--recipe", nargs="*", default=[], metavar="KEY=VALUE",
+        help="recipe fields set before training, values as JSON (e.g. d_width=128 pac=8 directions=256)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--train", nargs="*", default=[], metavar="KEY=VALUE",
+        help="training settings set before training, values as JSON (e.g. r1_gamma=1)",
+    )  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -54,7 +64,14 @@ def main() -> None:
     ]
 
     gan = SeriesGAN(steps=args.steps, seed=args.seed, device="cpu", sliced=args.sliced, lr_g=args.lr_g,
-                    lr_d=args.lr_d, z_dim=args.z_dim, hidden=args.hidden, scaling=args.scaling)  # fmt: skip
+                    lr_d=args.lr_d, z_dim=args.z_dim, hidden=args.hidden, scaling=args.scaling,
+                    batch_size=args.batch_size)  # fmt: skip
+    for target, pairs in ((gan.recipe, args.recipe), (gan.train_config, args.train)):
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            if not hasattr(target, key):
+                raise SystemExit(f"no setting {key!r} on {type(target).__name__}")
+            setattr(target, key, json.loads(value))
     t0 = time.perf_counter()
     gan.fit(frame, time=time_col, id=id_col, health="off")
     fit_s = time.perf_counter() - t0
