@@ -252,10 +252,11 @@ def test_training_writes_tensorboard_scalars_and_sample_grids(image_run, table_r
 def test_tensorboard_health_events_as_text_and_resume_hides_replaced_steps(tmp_path):
     from tensorboard.summary.writer.event_file_writer import _global_uid
 
-    # Event file names end in a per-process counter: make the two files of this test ...9 and ...10,
-    # which sort the wrong way round when both are made in the same second.
-    while _global_uid.get() % 10 != 8:
-        pass
+    # Event file names end in a per-process counter: make the two files of this test 9...9 and 10...0,
+    # which sort the wrong way round by name when both are made in the same second.
+    following = _global_uid.get() + 1  # get() returns the counter, then counts up
+    while len(str(following)) == len(str(following + 1)):
+        following = _global_uid.get() + 1
     trainer = SimpleNamespace(run_dir=tmp_path, step=0)
     first = TensorBoardLogger()
     for step in range(1, 11):
@@ -269,7 +270,8 @@ def test_tensorboard_health_events_as_text_and_resume_hides_replaced_steps(tmp_p
     second.on_log(trainer, EVENTS[0])
     second.on_fit_end(trainer)
     names = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
-    assert [n.rsplit(".", 1)[1] for n in names] == ["9", "10"]  # read in this order
+    counters = [int(n.rsplit(".", 1)[1]) for n in names]  # in the order TensorBoard reads them
+    assert len(str(counters[0])) < len(str(counters[1])) and counters == sorted(counters)
     acc = read_events(tmp_path / "tensorboard")
     assert [(e.step, e.value) for e in acc.Scalars("loss/loss_g")] == [
         (1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0), (6, 106.0), (7, 107.0)
