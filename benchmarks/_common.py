@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: machine description and JSON output."""
+"""Shared by the benchmark scripts: machine description, JSON output and KEY=VALUE options."""
 
 from __future__ import annotations
 
@@ -32,3 +32,16 @@ def save(name: str, data: dict[str, Any]) -> Path:
     print(json.dumps(data, indent=2))
     print(f"saved {path}")
     return path
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` command-line items as a dict, each value read as JSON (``2e-4``, ``[0.5,0.999]``,
+    ``true``) or else kept as a bare word (a string)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out

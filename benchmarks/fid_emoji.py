@@ -16,7 +16,6 @@ CPU-minutes and no run shares a core with another. Measurement starts after all 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, save  # noqa: E402
+from _common import RESULTS, parse_overrides, save  # noqa: E402
 
 from ganforge import ImageGAN  # noqa: E402
 from ganforge.images import watermark as wm  # noqa: E402
@@ -77,17 +76,6 @@ def measure(real: np.ndarray, images: np.ndarray, inception: Any) -> dict[str, A
     row["prdc"] = {k: round(v, 4) for k, v in prdc(real, feats).items() if k in (
         "precision", "recall", "density", "coverage")}  # fmt: skip
     return row
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value  # a bare word: a string
-    return out
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ balanced):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import parse_overrides, save  # noqa: E402
 
 from ganforge import ImageGAN  # noqa: E402
 from ganforge.images import watermark as wm  # noqa: E402
@@ -192,13 +191,7 @@ def main() -> None:
                         help="ImageGAN keywords for every preset, values as JSON or bare words (an "
                         "ablation row: --set loss=ns betas=[0.5,0.999])")  # fmt: skip
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value  # a bare word: a string
+    overrides = parse_overrides(args.set)
     per = args.n // CLASSES
 
     train, test = load_builtin("fashion-mnist", 28, "train"), load_builtin("fashion-mnist", 28, "test")

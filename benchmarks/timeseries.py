@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS, machine
+from _common import RESULTS, machine, parse_overrides
 
 from ganforge.timeseries import metrics as tm
 from ganforge.timeseries.data import builtin_frame
@@ -134,10 +134,10 @@ def main() -> None:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="SeriesGAN keywords for every ganforge run, values as JSON (--set lr_g=2.5e-4 lr_d=1e-3)",
+        help="SeriesGAN keywords for every ganforge run, values as JSON or bare words (--set lr_g=2.5e-4 lr_d=1e-3)",
     )
     args = ap.parse_args()
-    overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
+    overrides = parse_overrides(args.set)
     results: dict[str, Any] = {
         "machine": machine(),
         "args": vars(args),

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 import torch
-from _common import RESULTS, machine
+from _common import RESULTS, machine, parse_overrides
 from timeseries import WINDOW, plain_windows
 
 from ganforge.timeseries import metrics as tm
@@ -46,11 +46,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument(
         "--recipe", nargs="*", default=[], metavar="KEY=VALUE",
-        help="recipe fields set before training, values as JSON (e.g. d_width=128 pac=8 directions=256)",
+        help="recipe fields set before training, values as JSON or bare words (e.g. d_width=128 pac=8)",
     )  # fmt: skip
     ap.add_argument(
         "--train", nargs="*", default=[], metavar="KEY=VALUE",
-        help="training settings set before training, values as JSON (e.g. r1_gamma=1)",
+        help="training settings set before training, values as JSON or bare words (e.g. r1_gamma=1)",
     )  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -66,12 +66,11 @@ def main() -> None:
     gan = SeriesGAN(steps=args.steps, seed=args.seed, device="cpu", sliced=args.sliced, lr_g=args.lr_g,
                     lr_d=args.lr_d, z_dim=args.z_dim, hidden=args.hidden, scaling=args.scaling,
                     batch_size=args.batch_size)  # fmt: skip
-    for target, pairs in ((gan.recipe, args.recipe), (gan.train_config, args.train)):
-        for pair in pairs:
-            key, _, value = pair.partition("=")
+    for target, items in ((gan.recipe, args.recipe), (gan.train_config, args.train)):
+        for key, value in parse_overrides(items).items():
             if not hasattr(target, key):
                 raise SystemExit(f"no setting {key!r} on {type(target).__name__}")
-            setattr(target, key, json.loads(value))
+            setattr(target, key, value)
     t0 = time.perf_counter()
     gan.fit(frame, time=time_col, id=id_col, health="off")
     fit_s = time.perf_counter() - t0
