@@ -14,7 +14,9 @@ balanced):
   those real images.
 
     python benchmarks/fid_fashion.py [--minutes 10] [--n 2000] [--presets default dcgan] [--out NAME]
-                                     [--set KEY=VALUE ...]
+                                     [--set KEY=VALUE ...] [--runs NAME=DIR ...]
+
+``--runs`` measures runs trained elsewhere (a GPU: benchmarks/gpu_images.py) with the same code.
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="images per side (a multiple of 10)")
     parser.add_argument("--presets", nargs="*", default=["default", "dcgan"])
     parser.add_argument("--no-plain-dcgan", action="store_true", help="skip the 2015 baseline")
+    parser.add_argument("--runs", nargs="*", default=[], metavar="NAME=DIR",
+                        help="also measure runs trained elsewhere (gpu_images.py), loaded from DIR")  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--out", default="fid_fashion", help="results/NAME.json")
@@ -201,8 +205,10 @@ def main() -> None:
         gan = ImageGAN(resolution=28, conditional=True, preset_name=name, steps=10**7, device=args.device,
                        max_seconds=args.minutes * 60, checkpoint_every=10**6, **overrides)  # fmt: skip
         gan.fit("fashion-mnist", out=out / "run", sample_every=10**6)
-        trained.append((name, gan, out))
+        trained.append((name, gan, out / "run"))
         print(f"{name}: {gan.metrics['steps']} steps in {gan.metrics['train_seconds']} s", flush=True)
+    for name, folder in (r.split("=", 1) for r in args.runs):
+        trained.append((name, ImageGAN.load(folder), Path(folder)))
     plain_dcgan = None
     if not args.no_plain_dcgan:
         plain_dcgan = PlainDCGAN()
@@ -229,7 +235,7 @@ def main() -> None:
     for name, gan, out in trained:
         row: dict[str, Any] = {"preset": name, "arch": gan.recipe_config.arch, "steps": gan.metrics["steps"],
                "images_seen": gan.metrics["images_seen"], "train_seconds": gan.metrics["train_seconds"],
-               "run_dir": str(out / "run")}  # fmt: skip
+               "run_dir": str(out)}  # fmt: skip
         plain = gan.sample(args.n, labels=labels.tolist(), seed=0, watermark=False)
         row["marked"] = measure(real, wm.mark(plain, gan.model_id), labels, inception, net)
         row["unmarked"] = measure(real, plain, labels, inception, net)
