@@ -123,3 +123,32 @@ def test_sampling_draws_choices_at_the_generators_rates_not_its_most_likely_one(
     np.testing.assert_array_equal(again, drawn)  # seeded
     modes = g.generate(z, None).numpy()  # no generator: the most likely slot, every row
     assert (modes[:, 1:4].argmax(axis=1) == 0).all() and (modes[:, 4:6].argmax(axis=1) == 0).all()
+
+
+def test_training_output_is_a_gumbel_softmax_per_span_with_gradients():
+    import torch
+
+    from ganforge.tables.nets import TableGenerator
+
+    torch.manual_seed(0)
+    spans = [(0, 1, "tanh"), (1, 3, "softmax"), (4, 1, "tanh"), (5, 2, "softmax")]
+    g = TableGenerator(z_dim=4, cond_dim=0, hidden=(8,), spans=spans, tau=0.2).train()
+    want = [[0.6, 0.3, 0.1], [0.8, 0.2]]
+    with torch.no_grad():  # logits that ignore z: value columns 0.5 and -1, choices at ``want``
+        g.out.weight.zero_()
+        g.out.bias.copy_(
+            torch.tensor([0.5, *torch.log(torch.tensor(want[0])), -1.0, *torch.log(torch.tensor(want[1]))])
+        )
+    out = g(torch.randn(50_000, 4), None)
+    assert torch.allclose(out[:, 0], torch.tanh(torch.tensor(0.5))) and torch.allclose(
+        out[:, 4], torch.tanh(torch.tensor(-1.0))
+    )
+    for (start, size, _), p in zip([spans[1], spans[3]], want, strict=True):
+        part = out[:, start : start + size].detach()
+        torch.testing.assert_close(part.sum(dim=1), torch.ones(len(part)))  # a distribution per span
+        share = torch.bincount(part.argmax(dim=1), minlength=size).float() / len(part)
+        torch.testing.assert_close(share, torch.tensor(p), atol=0.01, rtol=0)  # Gumbel-max: argmax ~ softmax
+        assert part.max(dim=1).values.median() > 0.9  # tau 0.2: nearly one-hot, like real rows
+    out[:, 1].sum().backward()  # the first category's share pulls on every logit of its span only
+    grad = g.out.bias.grad
+    assert (grad[1:4] != 0).all() and (grad[[0, 4, 5, 6]] == 0).all()

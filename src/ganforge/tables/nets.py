@@ -46,6 +46,12 @@ class TableGenerator(nn.Module):
         self.out = nn.Linear(width, sum(s for _, s, _ in spans))
         self.spans, self.tau, self.cond_dim = [tuple(s) for s in spans], tau, cond_dim
         self.tanh_idx = [a for a, _, act in spans if act == "tanh"]
+        # Every output column's span and whether it is a value column: the choice spans' softmaxes are
+        # then a few whole-row operations rather than one call per span (a table has dozens of spans).
+        group = torch.cat([torch.full((size,), i) for i, (_, size, _) in enumerate(self.spans)])
+        is_tanh = torch.cat([torch.full((size,), act == "tanh") for _, size, act in self.spans])
+        self.register_buffer("_group", group, persistent=False)
+        self.register_buffer("_is_tanh", is_tanh, persistent=False)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         h = self.out(self.body(torch.cat([z, c], dim=1) if c is not None else z))
@@ -53,16 +59,21 @@ class TableGenerator(nn.Module):
             # Sampling only needs argmax of each choice (softmax keeps it), so skip the softmaxes.
             h[:, self.tanh_idx] = torch.tanh(h[:, self.tanh_idx])
             return h
-        parts = []
-        for start, size, act in self.spans:
-            x = h[:, start : start + size]
-            if act == "tanh":
-                parts.append(torch.tanh(x))
-            elif self.training:
-                parts.append(F.gumbel_softmax(x, tau=self.tau, hard=False))
-            else:
-                parts.append(torch.softmax(x, dim=1))
-        return torch.cat(parts, dim=1)
+        if self.training:  # Gumbel-softmax: softmax((logits + Gumbel noise) / tau), per span
+            h_choice = (h - torch.empty_like(h).exponential_().log()) / self.tau
+        else:
+            h_choice = h
+        return torch.where(self._is_tanh, torch.tanh(h), self._span_softmax(h_choice))
+
+    def _span_softmax(self, y: torch.Tensor) -> torch.Tensor:
+        """Softmax of ``y`` within each span (value columns are spans of one: 1 there, unused)."""
+        group = self._group.expand_as(y)
+        with torch.no_grad():  # the shift for stability: the softmax does not depend on it
+            top = torch.full((y.shape[0], len(self.spans)), -torch.inf, dtype=y.dtype, device=y.device)
+            top.scatter_reduce_(1, group, y, "amax")
+        e = torch.exp(y - top.gather(1, group))
+        total = torch.zeros_like(top).index_add(1, self._group, e)
+        return e / total.gather(1, group)
 
     @torch.no_grad()
     def generate(

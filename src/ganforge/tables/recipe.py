@@ -47,6 +47,45 @@ class TableRecipeConfig:
 
 MAX_COND_SLOTS = 1024  # beyond this, each conditional column is asked for too rarely to be helped by it
 MAX_PACKED_WIDTH = 32_768  # the packed discriminator's input, (data_dim + cond_dim) * pac
+TARGET_MAX_STEPS = 2000  # the target classifier's early stopping (TableRecipe.learn_target)
+TARGET_CHECK_EVERY = 25
+TARGET_PATIENCE = 4
+
+
+def _fit_classifier(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train: torch.Tensor,
+    held: torch.Tensor,
+    steps: int,
+    gen: torch.Generator,
+) -> int:
+    """Adam on batches of 256 of the ``train`` rows; with ``held`` rows, stop early on their loss and
+    keep the best check's weights. Returns the steps the kept weights were trained for."""
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    best, best_step, best_state, waited = float("inf"), steps, None, 0
+    for step in range(1, steps + 1):
+        i = train[torch.randint(len(train), (min(256, len(train)),), generator=gen)]
+        loss = F.cross_entropy(net(x[i]), y[i])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if len(held) and step % TARGET_CHECK_EVERY == 0:
+            with torch.no_grad():
+                net.eval()
+                held_loss = F.cross_entropy(net(x[held]), y[held]).item()
+                net.train()
+            if held_loss < best:
+                best, best_step, waited = held_loss, step, 0
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= TARGET_PATIENCE:
+                    break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return best_step
 
 
 def fit_width(
@@ -128,12 +167,17 @@ class TableRecipe:
             )
         self._rates = (idx, torch.cat(targets).float(), torch.cat(weights).float())
 
-    def learn_target(self, x: Any, seed: int, steps: int = 2000) -> None:
+    def learn_target(self, x: Any, seed: int, steps: int | None = None) -> None:
         """Turn on the target-consistency term (as CTAB-GAN+'s auxiliary classifier): a small classifier
         learns the target from the other columns of the real rows ``x``; the generator is then charged
         the cross-entropy between its own target slot shares and what the classifier reads from its
         other columns, so generated features predict the generated target as real ones do. Seeded and
-        retrained identically on a resume."""
+        retrained identically on a resume.
+
+        By default the classifier stops early: a tenth of the rows is held out, its loss is checked every
+        TARGET_CHECK_EVERY steps (batches of 256), and the weights of the best check are kept once
+        TARGET_PATIENCE checks in a row bring no improvement (at most TARGET_MAX_STEPS steps). An int
+        ``steps`` trains exactly that many steps on every row instead (benchmarks/table_target_steps.py)."""
         c = self.config
         if c.target_span is None or c.target_weight == 0:
             return
@@ -148,14 +192,14 @@ class TableRecipe:
                 nn.Linear(int(keep.sum()), 256), nn.ReLU(), nn.Dropout(0.2),
                 nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, size),
             )  # fmt: skip
-            opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
             gen = torch.Generator().manual_seed(seed)
-            for _ in range(steps):
-                i = torch.randint(len(x), (min(256, len(x)),), generator=gen)
-                loss = F.cross_entropy(net(x[i][:, keep]), y[i])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            order = torch.randperm(len(x), generator=gen)
+            early = steps is None and len(x) >= 20
+            held = order[: len(x) // 10] if early else order[:0]
+            train = order[len(held) :]
+            self.target_steps = _fit_classifier(
+                net, x[:, keep], y, train, held, TARGET_MAX_STEPS if steps is None else steps, gen
+            )
         self._target = (keep, start, size, net.eval().requires_grad_(False))
 
     def build_generator(self) -> TableGenerator:
