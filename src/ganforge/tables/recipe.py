@@ -50,31 +50,35 @@ MAX_PACKED_WIDTH = 32_768  # the packed discriminator's input, (data_dim + cond_
 TARGET_MAX_STEPS = 2000  # the target classifier's early stopping (TableRecipe.learn_target)
 TARGET_CHECK_EVERY = 25
 TARGET_PATIENCE = 4
+TARGET_MAX_HELD = 20_000  # held-out rows at most, so each check stays cheap on large tables
 
 
 def _fit_classifier(
     net: nn.Module,
     x: torch.Tensor,
+    keep: torch.Tensor,
     y: torch.Tensor,
     train: torch.Tensor,
     held: torch.Tensor,
     steps: int,
     gen: torch.Generator,
 ) -> int:
-    """Adam on batches of 256 of the ``train`` rows; with ``held`` rows, stop early on their loss and
-    keep the best check's weights. Returns the steps the kept weights were trained for."""
+    """Adam on batches of 256 of the ``train`` rows (columns ``keep``; no copy of the whole table); with
+    ``held`` rows, stop early on their loss and keep the best check's weights. Returns the steps the kept
+    weights were trained for."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    x_held, y_held = x[held][:, keep], y[held]
     best, best_step, best_state, waited = float("inf"), steps, None, 0
     for step in range(1, steps + 1):
         i = train[torch.randint(len(train), (min(256, len(train)),), generator=gen)]
-        loss = F.cross_entropy(net(x[i]), y[i])
+        loss = F.cross_entropy(net(x[i][:, keep]), y[i])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if len(held) and step % TARGET_CHECK_EVERY == 0:
             with torch.no_grad():
                 net.eval()
-                held_loss = F.cross_entropy(net(x[held]), y[held]).item()
+                held_loss = F.cross_entropy(net(x_held), y_held).item()
                 net.train()
             if held_loss < best:
                 best, best_step, waited = held_loss, step, 0
@@ -174,7 +178,7 @@ class TableRecipe:
         other columns, so generated features predict the generated target as real ones do. Seeded and
         retrained identically on a resume.
 
-        By default the classifier stops early: a tenth of the rows is held out, its loss is checked every
+        By default the classifier stops early: a tenth of the rows (at most TARGET_MAX_HELD) is held out, its loss is checked every
         TARGET_CHECK_EVERY steps (batches of 256), and the weights of the best check are kept once
         TARGET_PATIENCE checks in a row bring no improvement (at most TARGET_MAX_STEPS steps). An int
         ``steps`` trains exactly that many steps on every row instead (benchmarks/table_target_steps.py)."""
@@ -195,10 +199,10 @@ class TableRecipe:
             gen = torch.Generator().manual_seed(seed)
             order = torch.randperm(len(x), generator=gen)
             early = steps is None and len(x) >= 20
-            held = order[: len(x) // 10] if early else order[:0]
+            held = order[: min(len(x) // 10, TARGET_MAX_HELD)] if early else order[:0]
             train = order[len(held) :]
             self.target_steps = _fit_classifier(
-                net, x[:, keep], y, train, held, TARGET_MAX_STEPS if steps is None else steps, gen
+                net, x, keep, y, train, held, TARGET_MAX_STEPS if steps is None else steps, gen
             )
         self._target = (keep, start, size, net.eval().requires_grad_(False))
 
