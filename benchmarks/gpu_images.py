@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tarfile
 import tempfile
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parse_overrides  # noqa: E402
+from _common import machine, parse_overrides  # noqa: E402
 
 from ganforge import ImageGAN  # noqa: E402
 
@@ -39,12 +38,6 @@ MODEL_FILES = ("config.json", "model.safetensors", "card.md", "metrics.jsonl", "
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def device_name(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return platform.processor() or platform.machine()
 
 
 def generation_speed(gan: ImageGAN, device: str) -> dict[str, Any]:
@@ -79,8 +72,8 @@ def main() -> None:
     budget = {k: float(v) for k, v in (b.split("=", 1) for b in args.budget)}
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"device": device_name(args.device), "torch": torch.__version__,
-                              "batch_size": args.batch_size, "overrides": overrides, "results": []}  # fmt: skip
+    report: dict[str, Any] = {"machine": machine(), "device": args.device, "batch_size": args.batch_size,
+                              "overrides": overrides, "results": []}  # fmt: skip
     for name, minutes in budget.items():
         run = Path(tempfile.mkdtemp(prefix=f"gpu-{name}-")) / "run"
         gan = ImageGAN(resolution=28, conditional=True, preset_name=name, steps=10**8, device=args.device,

@@ -178,10 +178,11 @@ class TableRecipe:
         other columns, so generated features predict the generated target as real ones do. Seeded and
         retrained identically on a resume.
 
-        By default the classifier stops early: a tenth of the rows (at most TARGET_MAX_HELD) is held out, its loss is checked every
-        TARGET_CHECK_EVERY steps (batches of 256), and the weights of the best check are kept once
-        TARGET_PATIENCE checks in a row bring no improvement (at most TARGET_MAX_STEPS steps). An int
-        ``steps`` trains exactly that many steps on every row instead (benchmarks/table_target_steps.py)."""
+        By default the classifier stops early: a tenth of the rows (at most TARGET_MAX_HELD) is held
+        out, its loss is checked every TARGET_CHECK_EVERY steps (batches of 256), and the weights of the
+        best check are kept once TARGET_PATIENCE checks in a row bring no improvement (at most
+        TARGET_MAX_STEPS steps). An int ``steps`` trains exactly that many steps on every row instead
+        (benchmarks/table_target_steps.py)."""
         c = self.config
         if c.target_span is None or c.target_weight == 0:
             return
