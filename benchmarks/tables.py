@@ -25,6 +25,7 @@ imports are stood in for when those are not installed: only its default XGBoost 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
@@ -370,7 +371,7 @@ def worker(args: argparse.Namespace) -> None:
         from ganforge import TableGAN
 
         t0 = time.perf_counter()
-        kw = {"epochs": args.epochs} if args.epochs else {}
+        kw = ({"epochs": args.epochs} if args.epochs else {}) | parse_settings(args.set)
         model = TableGAN(seed=0, device="cpu", **kw).fit(train, out=out / "run", target=target)
         fit_s = time.perf_counter() - t0
         synth = model.sample(len(train), seed=1)
@@ -387,9 +388,19 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps(info | peak_rss_mb(), default=str))
 
 
+def parse_settings(pairs: list[str]) -> dict:
+    """``["hidden=(128, 128)", "steps=1000"]`` -> TableGAN keywords (values as Python literals)."""
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        out[key.strip()] = ast.literal_eval(value.strip())
+    return out
+
+
 def worker_command(model: str, dataset: str, workdir: str, args: argparse.Namespace) -> list[str]:
     cmd = [sys.executable, __file__, "--worker", model, "--workdir", workdir, "--datasets", dataset,
            "--sdv-epochs", str(args.sdv_epochs), "--forest-max-minutes", str(args.forest_max_minutes)]  # fmt: skip
+    cmd += [f"--set={pair}" for pair in args.set]
     for flag, value in [("--epochs", args.epochs), ("--forest-n-t", args.forest_n_t),
                         ("--forest-n-estimators", args.forest_n_estimators)]:  # fmt: skip
         if value is not None:
@@ -517,6 +528,8 @@ def main() -> None:
     p.add_argument(
         "--forest-n-estimators", type=int, default=None, help="its trees per model (for smoke tests)"
     )
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a TableGAN keyword for ganforge's fit, e.g. --set steps=1000 (repeatable; give a --tag)")  # fmt: skip
     p.add_argument("--tag", default=None, help="appended to the result file names")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
@@ -552,7 +565,7 @@ def main() -> None:
         save(result_name(dataset, models, args), {
             "notes": NOTES, "dataset": dataset, "rows": len(train), "holdout_rows": len(holdout), "target": target,
             "data": data, "models": models, "epochs": args.epochs, "sdv_epochs": args.sdv_epochs,
-            "forest_max_minutes": args.forest_max_minutes, "summary": summary, "results": results,
+            "forest_max_minutes": args.forest_max_minutes, "ganforge_settings": parse_settings(args.set), "summary": summary, "results": results,
         })  # fmt: skip
         tables.append(markdown(dataset, len(train), summary))
         print("\n" + tables[-1] + "\n", flush=True)

@@ -140,13 +140,14 @@ class _NoCondition(torch.nn.Module):
         return self.net(z)
 
 
-@pytest.mark.parametrize("halflife", [20_000.0, 0.0])
-def test_the_weight_average_keeps_batch_norm_statistics_of_its_own(halflife):
+@pytest.mark.parametrize(("halflife", "every"), [(20_000.0, 1), (20_000.0, 4), (0.0, 1)])
+def test_the_weight_average_keeps_batch_norm_statistics_of_its_own(halflife, every):
     # Averaged weights give other activations than G's; sampling in eval mode must use statistics that
-    # fit them, i.e. agree with what G_ema measures on a large batch of its own (train mode).
+    # fit them, i.e. agree with what G_ema measures on a large batch of its own (train mode). Measured
+    # every 4th step with the momentum raised to match, they must fit as well.
     cfg = TrainConfig(steps=300, batch_size=512, lr_g=1e-2, lr_d=1e-2, betas=(0.0, 0.99), loss="rpgan",
                       r1_gamma=0.1, r2_gamma=0.1, ema_halflife_images=halflife, ema_rampup=0.0, log_every=1000,
-                      seed=0)  # fmt: skip
+                      seed=0, ema_stats_every=every)  # fmt: skip
     trainer = Trainer(_BatchNormVectors(), TensorSource(ring(5_000)), cfg)
     trainer.fit()
     z = torch.randn(20_000, 8, generator=torch.Generator().manual_seed(2))
@@ -162,3 +163,36 @@ def test_the_weight_average_keeps_batch_norm_statistics_of_its_own(halflife):
         assert ema_error < 0.25 * g_error
     else:  # no average: the two nets are one, and G's statistics are copied unchanged
         assert torch.equal(ema_stats, g_stats)
+
+
+def _counted_vectors(share_fake: bool, steps: int) -> tuple[Trainer, list[bool]]:
+    """The batch-norm vector recipe trained on the ring, recording each generator pass (grad on or off)."""
+    cfg = TrainConfig(steps=steps, batch_size=256, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9), loss="ns",
+                      ema_halflife_images=20_000.0, ema_stats_every=4, share_fake=share_fake, log_every=1000,
+                      seed=0)  # fmt: skip
+    trainer = Trainer(_BatchNormVectors(), TensorSource(ring(5_000)), cfg)
+    passes: list[bool] = []
+    trainer.G.register_forward_hook(lambda *_: passes.append(torch.is_grad_enabled()))
+    trainer.fit()
+    return trainer, passes
+
+
+def _distance_to_modes(G: torch.nn.Module) -> float:
+    """Mean distance of 2,000 samples to their nearest mode of the ring."""
+    with torch.no_grad():
+        x = G(torch.randn(2000, 8, generator=torch.Generator().manual_seed(1)))
+    return float(torch.cdist(x, CENTERS).min(1).values.mean())
+
+
+def test_a_shared_batch_saves_one_generator_pass_per_step_and_still_learns():
+    """With ``share_fake`` D learns on the batch G's own step then takes through the updated D: one
+    generator pass a step instead of two (the G_ema statistics pass runs on G_ema, not on G). The shared
+    run must learn as the fresh-batch run does: its samples move onto the ring's modes as far."""
+    shared, shared_passes = _counted_vectors(True, steps=600)
+    fresh, fresh_passes = _counted_vectors(False, steps=600)
+    assert len(shared_passes) == 600 and all(shared_passes)  # one pass per step, with gradients
+    assert len(fresh_passes) == 1200 and fresh_passes.count(False) == 600  # D's own pass, without
+    start = _distance_to_modes(Trainer(_BatchNormVectors(), TensorSource(ring(5_000)), shared.config).G_ema)
+    moved, moved_fresh = _distance_to_modes(shared.G_ema), _distance_to_modes(fresh.G_ema)
+    print(f"mean distance to the modes: untrained {start:.3f}, shared {moved:.3f}, fresh {moved_fresh:.3f}")
+    assert moved < 0.4 * start and moved < 1.2 * moved_fresh

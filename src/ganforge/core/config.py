@@ -44,6 +44,12 @@ class TrainConfig:
     reg_interval: int = 1  # lazy regularisation: apply R1/R2 every k D steps, scaled by k
     ema_halflife_images: float = 10_000.0  # EMA of generator weights; 0 disables
     ema_rampup: float = 0.05  # half-life grows with images seen early in training
+    # With batch norm in G, G_ema's running statistics are re-measured by a forward pass every this many
+    # steps (the layers' momentum raised to make up for the skipped steps): one generator pass fewer.
+    ema_stats_every: int = 1
+    # One generated batch per step for both players: D learns on it (detached), then G's loss runs it
+    # through the updated D. Saves the D step's own generator pass; off: D draws a fresh batch.
+    share_fake: bool = False
     augment_p: float = 0.0  # initial augmentation probability
     ada_target: float | None = None  # adapt p so E[sign(D(real) - D(fake))] stays near this
     ada_interval: int = 4
@@ -69,7 +75,14 @@ class TrainConfig:
             raise ConfigError("learning rates must be >= 0")
         if self.adversarial_start < 0:
             raise ConfigError(f"adversarial_start must be >= 0 (got {self.adversarial_start})")
-        if self.reg_interval < 1 or self.ada_interval < 1 or self.checkpoint_every < 1 or self.log_every < 1:
+        intervals = (
+            self.reg_interval,
+            self.ada_interval,
+            self.checkpoint_every,
+            self.log_every,
+            self.ema_stats_every,
+        )
+        if min(intervals) < 1:
             raise ConfigError("intervals must be >= 1")
         if not 0.0 <= self.augment_p <= 1.0:
             raise ConfigError(f"augment_p must be in [0, 1] (got {self.augment_p})")

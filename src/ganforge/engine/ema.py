@@ -37,18 +37,26 @@ def update_ema(ema: nn.Module, model: nn.Module, beta: float, copy_norm_stats: b
 
 
 @torch.no_grad()
-def track_norm_stats(ema: nn.Module, *inputs: torch.Tensor | None) -> None:
+def track_norm_stats(ema: nn.Module, *inputs: torch.Tensor | None, steps: int = 1) -> None:
     """Update the batch-norm running statistics of ``ema`` from its own activations on ``inputs``.
 
     Averaged weights produce activations with other means and variances than the trained network's, so
     the statistics the trained network keeps do not fit them (at 10 minutes on Fashion-MNIST, sampling
     with re-measured statistics lowered the in-domain Frechet distance from 121 to 98; docs/training.md).
     One forward pass in training mode moves each running average toward the batch's statistics by the
-    layer's momentum; nothing else changes.
+    layer's momentum; nothing else changes. ``steps`` > 1 stands for that many steps' passes: each
+    layer's momentum m becomes 1 - (1 - m) ** steps for this pass, as far as ``steps`` passes would have
+    moved the average toward the same statistics.
     """
     was_training = ema.training
+    norms = [m for m in ema.modules() if isinstance(m, _BatchNorm) and m.momentum is not None]
+    momenta = [m.momentum for m in norms]
     ema.train()
     try:
+        for m, mom in zip(norms, momenta, strict=True):
+            m.momentum = 1.0 - (1.0 - mom) ** steps
         ema(*inputs)
     finally:
         ema.train(was_training)
+        for m, mom in zip(norms, momenta, strict=True):
+            m.momentum = mom

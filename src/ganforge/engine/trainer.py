@@ -228,10 +228,15 @@ class Trainer:
         """True when every value is finite on every rank (so all ranks step, or none)."""
         return not distributed.any_rank(not all(math.isfinite(v) for v in values), self.device)
 
-    def _d_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
+    def _d_step(
+        self, real: torch.Tensor, c: torch.Tensor | None, fake: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """D's update on ``real`` and a generated batch (``fake``, detached here, or a fresh one)."""
         cfg = self.config
-        with torch.no_grad():
-            fake = self._fake(self._latents(real.shape[0]), c, self.G)
+        if fake is None:
+            with torch.no_grad():
+                fake = self._fake(self._latents(real.shape[0]), c, self.G)
+        fake = fake.detach()
         if isinstance(self.D, ReplayDiscriminator):  # a D may keep a history of fakes
             fake = self.D.replay(fake, self.rng)
         r1_gamma, r2_gamma = cfg.r1_gamma + self.r1_boost, cfg.r2_gamma + self.r2_boost
@@ -272,10 +277,12 @@ class Trainer:
         self._ada_count += int(ada[1])
         return stats
 
-    def _g_step(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
+    def _g_step(
+        self, real: torch.Tensor, c: torch.Tensor | None, shared: tuple | None = None
+    ) -> dict[str, float]:
         self.D.requires_grad_(False)  # G's loss must not leave gradients in D (and D's DDP sync stays idle)
         try:
-            return self._g_update(real, c)
+            return self._g_update(real, c, shared)
         finally:
             self.D.requires_grad_(True)
 
@@ -284,10 +291,16 @@ class Trainer:
         """False during the warm-up in which G learns from its own terms alone (``adversarial_start``)."""
         return self.step >= self.config.adversarial_start
 
-    def _g_update(self, real: torch.Tensor, c: torch.Tensor | None) -> dict[str, float]:
-        z = self._latents(real.shape[0])
+    def _g_update(
+        self, real: torch.Tensor, c: torch.Tensor | None, shared: tuple | None = None
+    ) -> dict[str, float]:
+        """G's update; ``shared`` is ``(z, fake)`` when the D step already generated this step's batch."""
+        if shared is None:
+            z = self._latents(real.shape[0])
+            fake = self._fake(z, c, self.G_train)
+        else:
+            z, fake = shared
         self._g_inputs = (z, c)  # G_ema's batch-norm statistics are measured on these (_update_ema)
-        fake = self._fake(z, c, self.G_train)
         stats: dict[str, float] = {}
         if not self.adversarial:
             return self._g_apply(fake.new_zeros(()), fake, real, c, stats)
@@ -344,8 +357,12 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One D update and one G update; returns the step's figures."""
         real, c = self._real_batch()
-        stats = self._d_step(real, c) if self.adversarial else {}
-        stats.update(self._g_step(real, c))
+        shared = None
+        if self.config.share_fake and self.adversarial:  # one generated batch for both players
+            z = self._latents(real.shape[0])
+            shared = (z, self._fake(z, c, self.G_train))
+        stats = self._d_step(real, c, shared[1] if shared else None) if self.adversarial else {}
+        stats.update(self._g_step(real, c, shared))
         stats = distributed.mean_stats(stats, self.device)  # every rank logs and judges the same figures
         n = self.config.batch_size  # the global batch
         self.step += 1
@@ -362,9 +379,10 @@ class Trainer:
         the average off (beta 0) the two nets are the same and G's statistics are copied."""
         own = self._ema_own_norms and beta > 0 and self._g_inputs is not None
         update_ema(self.G_ema, self.G, beta, copy_norm_stats=not own)
-        if own:
+        every = self.config.ema_stats_every
+        if own and self.step % every == 0:
             with self._autocast():
-                track_norm_stats(self.G_ema, *self._g_inputs)  # type: ignore[misc]
+                track_norm_stats(self.G_ema, *self._g_inputs, steps=every)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: bool = False) -> FitResult:

@@ -42,7 +42,7 @@ TargetOpt = Annotated[
     str | None, typer.Option(help="Column to predict when evaluating ML efficacy (recorded in the run).")
 ]
 EpochsOpt = Annotated[
-    float | None, typer.Option(help="Passes over the table (default: 100, at least 2,000 steps).")
+    float | None, typer.Option(help="Passes over the table (default: 100, at least 600 steps).")
 ]
 BatchOpt = Annotated[int, typer.Option(help="Rows per batch (a multiple of --pac).")]
 PacOpt = Annotated[int, typer.Option(help="Rows the discriminator judges together (PacGAN).")]

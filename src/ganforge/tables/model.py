@@ -34,9 +34,10 @@ from ganforge.tables.sampling import TableSampling
 TABLE_TRAIN_DEFAULTS: dict[str, Any] = {
     "loss": "ns", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.9), "r1_gamma": 0.0, "r2_gamma": 0.0,
     "reg_interval": 1, "ema_halflife_images": 50_000.0, "grad_clip": 100.0,
+    "share_fake": True, "ema_stats_every": 4,
 }  # fmt: skip
 DEFAULT_EPOCHS = 100
-DEFAULT_MIN_STEPS = 2000  # the default budget on a small table: 100 epochs of 3,000 rows would be 600 steps
+DEFAULT_MIN_STEPS = 600  # the default budget on a tiny table: 100 epochs of 1,000 rows would be 200 steps
 
 
 def table_fingerprint(df: pd.DataFrame) -> str:
@@ -85,7 +86,7 @@ class TableGAN(GANModel, TableSampling):
         checkpoint_every: int = 500,
         log_every: int = 20,
     ) -> None:
-        """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 2,000 steps); ``dp``
+        """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 600 steps); ``dp``
         turns on differentially private training (True, or DPConfig fields as a dict). ``rate_weight``
         scales the term that keeps category, missing-value and class rates at the real ones (0: off; see
         TableRecipe.learn_rates). The keywords from
