@@ -3,8 +3,9 @@
 `share_fake` (one generated batch per step for D and G) and `ema_stats_every` (G_ema's batch-norm
 statistics measured every k steps) each remove part of a generator pass per step; a table step is
 mostly the generator's matrix products. Every variant fits the same table for the same steps, in turn,
-``--repeats`` times (so a slow spell of the machine hits all variants alike); the best of the repeats
-is compared, in wall and in CPU seconds (this machine's wall times vary by a third between runs).
+``--repeats`` times (so a slow spell of the machine hits all variants alike); the best and the median of
+the repeats are compared, in wall and in CPU seconds (this machine's wall times vary by a third between
+runs).
 
     python benchmarks/table_step_time.py [--datasets credit] [--steps 400] [--repeats 4]
 """

@@ -25,7 +25,6 @@ imports are stood in for when those are not installed: only its default XGBoost 
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import os
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import parse_overrides, save  # noqa: E402
 from table_vs_ctgan import load_dataset as load_adult  # noqa: E402
 from table_vs_ctgan import sdmetrics_quality  # noqa: E402
 
@@ -371,7 +370,7 @@ def worker(args: argparse.Namespace) -> None:
         from ganforge import TableGAN
 
         t0 = time.perf_counter()
-        kw = ({"epochs": args.epochs} if args.epochs else {}) | parse_settings(args.set)
+        kw = ({"epochs": args.epochs} if args.epochs else {}) | parse_overrides(args.set)
         model = TableGAN(seed=0, device="cpu", **kw).fit(train, out=out / "run", target=target)
         fit_s = time.perf_counter() - t0
         synth = model.sample(len(train), seed=1)
@@ -386,15 +385,6 @@ def worker(args: argparse.Namespace) -> None:
     if synth is not None:
         synth.to_parquet(out / "synth.parquet")
     print(json.dumps(info | peak_rss_mb(), default=str))
-
-
-def parse_settings(pairs: list[str]) -> dict:
-    """``["hidden=(128, 128)", "steps=1000"]`` -> TableGAN keywords (values as Python literals)."""
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        out[key.strip()] = ast.literal_eval(value.strip())
-    return out
 
 
 def worker_command(model: str, dataset: str, workdir: str, args: argparse.Namespace) -> list[str]:
@@ -529,7 +519,7 @@ def main() -> None:
         "--forest-n-estimators", type=int, default=None, help="its trees per model (for smoke tests)"
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a TableGAN keyword for ganforge's fit, e.g. --set steps=1000 (repeatable; give a --tag)")  # fmt: skip
+                   help="a TableGAN keyword for ganforge's fit, value as JSON, e.g. --set hidden=[128,128] (repeatable; give a --tag)")  # fmt: skip
     p.add_argument("--tag", default=None, help="appended to the result file names")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
@@ -565,7 +555,7 @@ def main() -> None:
         save(result_name(dataset, models, args), {
             "notes": NOTES, "dataset": dataset, "rows": len(train), "holdout_rows": len(holdout), "target": target,
             "data": data, "models": models, "epochs": args.epochs, "sdv_epochs": args.sdv_epochs,
-            "forest_max_minutes": args.forest_max_minutes, "ganforge_settings": parse_settings(args.set), "summary": summary, "results": results,
+            "forest_max_minutes": args.forest_max_minutes, "ganforge_settings": parse_overrides(args.set), "summary": summary, "results": results,
         })  # fmt: skip
         tables.append(markdown(dataset, len(train), summary))
         print("\n" + tables[-1] + "\n", flush=True)
