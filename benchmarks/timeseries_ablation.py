@@ -52,6 +52,7 @@ def main() -> None:
         "--train", nargs="*", default=[], metavar="KEY=VALUE",
         help="training settings set before training, values as JSON or bare words (e.g. r1_gamma=1)",
     )  # fmt: skip
+    ap.add_argument("--save-windows", default=None, metavar="NPZ", help="keep the real and generated windows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -76,6 +77,8 @@ def main() -> None:
     fit_s = time.perf_counter() - t0
     rows = gan.sample(len(real), length=WINDOW, seed=args.seed)
     fake = plain_windows(rows, features, low, high, gan.codec.id or "sequence", WINDOW)[: len(real)]
+    if args.save_windows:
+        np.savez_compressed(args.save_windows, real=real, fake=fake)
     disc = tm.discriminative_score(real, fake, seed=0, seeds=args.classifier_seeds, iterations=2000)
     spread = np.median(fake[:, 0].std(0) / np.maximum(real[:, 0].std(0), 1e-6))
     row = {

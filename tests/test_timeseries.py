@@ -347,6 +347,7 @@ def test_the_sliced_term_spreads_a_collapsed_set_to_the_real_one():
 def test_the_sliced_term_reaches_the_generator_and_can_be_turned_off(tmp_path):
     p = torch.randn(300, 5, requires_grad=True)
     assert torch.equal(_sorted(p), p.sort(dim=0)[0])  # numpy's order, torch's values
+    assert torch.equal(_sorted(p.detach()), p.sort(dim=0)[0])  # numpy's values where no gradient is needed
     recipe = SeriesRecipe(channels=3, window=24, rollout=48)
     fake = torch.rand(16, 48, 3, dtype=torch.bfloat16, requires_grad=True)  # a rollout, as the trainer has it
     term = recipe.paired_loss(torch.nn.Identity(), fake, torch.rand(16, 48, 3), None)["sliced"]

@@ -31,13 +31,16 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, directions: int = 64) -> t
 
 
 def _sorted(p: torch.Tensor) -> torch.Tensor:
-    """Each column of ``p`` sorted, differentiably. On the CPU the order comes from numpy, whose sort is
-    several times faster than torch's there (the step-wise distance sorts 64 columns of batch x steps
-    values at every generator step); on a GPU torch sorts."""
+    """Each column of ``p`` sorted, differentiably. On the CPU numpy sorts, several times faster than
+    torch there (the step-wise distance sorts 64 columns of batch x steps values at every generator
+    step): values alone where no gradient is needed (the real batch), else the order, through which the
+    gradient flows back. On a GPU torch sorts."""
     if p.device.type != "cpu":
         return p.sort(dim=0)[0]
-    order = np.ascontiguousarray(np.argsort(p.detach().float().numpy().T, axis=1).T)
-    return p.gather(0, torch.from_numpy(order))
+    rows = np.ascontiguousarray(p.detach().float().numpy().T)  # one row per direction
+    if not p.requires_grad:
+        return torch.from_numpy(np.ascontiguousarray(np.sort(rows, axis=1).T)).to(p.dtype)
+    return p.gather(0, torch.from_numpy(np.argsort(rows, axis=1).T))
 
 
 @dataclass

@@ -1,0 +1,106 @@
+"""What gives generated windows away: probes on the real and generated windows that
+`timeseries_ablation.py --save-windows FILE.npz` keeps (docs/timeseries.md).
+
+Two kinds of classifier, each on the same real and generated windows:
+- gradient boosting (scikit-learn's HistGradientBoosting, 3-fold accuracy; 0.5 = cannot tell them
+  apart) on hand-made views: the first step alone (one step's joint distribution), the whole window,
+  the step-to-step changes, each channel's mean absolute change and spread within the window, and each
+  channel's window alone (the ten most telling channels listed, with how much the generated channel
+  moves per step and how spread out its first step is, both relative to the real one);
+- the benchmark's own post-hoc GRU (TimeGAN's discriminative score, 2 classifier seeds, hidden 14 as
+  for Energy's 28 channels) on the windows as they are and after one edit of the generated windows
+  (``--edits``): a channel dropped from both sets, channels replaced by those of other real windows, or
+  channels smoothed by a 5-step mean. An edit that leaves the score where it was is not what the
+  classifier uses.
+
+    .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000 --save-windows /tmp/w.npz
+    .venv/bin/python benchmarks/timeseries_probe.py /tmp/w.npz --edits drop:0 real:26,27 smooth:2-25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from _common import RESULTS, machine
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import cross_val_score
+
+from ganforge.timeseries import metrics as tm
+
+
+def boosted_accuracy(real: np.ndarray, fake: np.ndarray) -> float:
+    """3-fold accuracy of gradient boosting telling the rows of ``real`` from those of ``fake``."""
+    n = min(len(real), len(fake))
+    x = np.concatenate([real[:n].reshape(n, -1), fake[:n].reshape(n, -1)])
+    y = np.r_[np.zeros(n), np.ones(n)]
+    return round(float(cross_val_score(HistGradientBoostingClassifier(max_iter=100), x, y, cv=3).mean()), 3)
+
+
+def channels(spec: str) -> list[int]:
+    """'0' / '26,27' / '2-25' -> channel numbers."""
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def edited(real: np.ndarray, fake: np.ndarray, edit: str) -> tuple[np.ndarray, np.ndarray]:
+    """One edit 'drop:CH', 'real:CH' or 'smooth:CH' (CH as in ``channels``) -> the (real, fake) pair."""
+    kind, _, spec = edit.partition(":")
+    chosen = channels(spec)
+    if kind == "drop":
+        keep = [c for c in range(real.shape[2]) if c not in chosen]
+        return real[:, :, keep], fake[:, :, keep]
+    fake = fake.copy()
+    if kind == "real":  # the same channels of other real windows, in a shuffled order
+        fake[:, :, chosen] = real[np.random.default_rng(1).permutation(len(real))][:, :, chosen]
+    elif kind == "smooth":
+        padded = np.pad(fake[:, :, chosen], ((0, 0), (2, 2), (0, 0)), mode="edge")
+        fake[:, :, chosen] = sum(padded[:, k : k + fake.shape[1]] for k in range(5)) / 5
+    else:
+        raise SystemExit(f"unknown edit {edit!r}: use drop:CH, real:CH or smooth:CH")
+    return real, fake
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("windows", help="an .npz with 'real' and 'fake' arrays of (n, steps, channels)")
+    ap.add_argument("--edits", nargs="*", default=[], metavar="KIND:CHANNELS")
+    ap.add_argument("--hidden", type=int, default=14, help="hidden units of the post-hoc GRU")
+    args = ap.parse_args()
+    data = np.load(args.windows)
+    real, fake = data["real"], data["fake"]
+    per_channel = []
+    for c in range(real.shape[2]):
+        moves = np.abs(np.diff(fake[:, :, c], axis=1)).mean() / max(
+            np.abs(np.diff(real[:, :, c], axis=1)).mean(), 1e-9
+        )
+        spread = fake[:, 0, c].std() / max(real[:, 0, c].std(), 1e-9)
+        per_channel.append({"channel": c, "accuracy": boosted_accuracy(real[:, :, c], fake[:, :, c]),
+                            "change_ratio": round(float(moves), 2), "spread_ratio": round(float(spread), 2)})  # fmt: skip
+    boosted = {
+        "first_step": boosted_accuracy(real[:, 0], fake[:, 0]),
+        "whole_window": boosted_accuracy(real, fake),
+        "changes": boosted_accuracy(np.diff(real, axis=1), np.diff(fake, axis=1)),
+        "mean_abs_change": boosted_accuracy(np.abs(np.diff(real, axis=1)).mean(1), np.abs(np.diff(fake, axis=1)).mean(1)),
+        "spread_in_window": boosted_accuracy(real.std(1), fake.std(1)),
+        "most_telling_channels": sorted(per_channel, key=lambda r: -r["accuracy"])[:10],
+    }  # fmt: skip
+    print(json.dumps({"boosted": boosted}, indent=1), flush=True)
+    gru = {}
+    for edit in ["none", *args.edits]:
+        r, f = (real, fake) if edit == "none" else edited(real, fake, edit)
+        out = tm.discriminative_score(r, f, seed=0, seeds=2, iterations=2000, hidden=args.hidden)
+        gru[edit] = {"score": round(out["score"], 4), "per_seed": [round(x, 4) for x in out["per_seed"]]}
+        print(edit, gru[edit], flush=True)
+    row = {"windows": args.windows, "boosted": boosted, "gru": gru, "machine": machine()}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / "timeseries_probe.jsonl", "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
