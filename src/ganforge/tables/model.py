@@ -74,6 +74,7 @@ class TableGAN(GANModel, TableSampling):
         z_dim: int = 128,
         hidden: tuple[int, ...] = (256, 256),
         rate_weight: float = 5.0,
+        target_weight: float = 1.0,
         dp: Any = None,
         loss: str | None = None,
         lr_g: float | None = None,
@@ -89,7 +90,8 @@ class TableGAN(GANModel, TableSampling):
         """Give ``epochs``, ``steps`` or ``minutes`` (or none: 100 epochs, at least 600 steps); ``dp``
         turns on differentially private training (True, or DPConfig fields as a dict). ``rate_weight``
         scales the term that keeps category, missing-value and class rates at the real ones (0: off; see
-        TableRecipe.learn_rates). The keywords from
+        TableRecipe.learn_rates); ``target_weight`` the target-consistency term of ``fit(target=...)`` (0:
+        off; TableRecipe.learn_target). The keywords from
         ``loss`` to ``grad_clip`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
         from ganforge.tables.privacy.training import as_dp_config
 
@@ -100,8 +102,9 @@ class TableGAN(GANModel, TableSampling):
         distributed.check_batch(batch_size, pac)  # under torchrun: whole packs on every rank
         if epochs is not None and steps is not None:
             raise ConfigError("give epochs or steps, not both")
-        if not rate_weight >= 0:
-            raise ConfigError(f"rate_weight must be >= 0 (got {rate_weight})")
+        for name, weight in (("rate_weight", rate_weight), ("target_weight", target_weight)):
+            if not weight >= 0:
+                raise ConfigError(f"{name} must be >= 0 (got {weight})")
         if epochs is not None and epochs <= 0:
             raise ConfigError(f"epochs must be > 0 (got {epochs})")
         self.default_budget = epochs is None and steps is None and not minutes
@@ -118,7 +121,12 @@ class TableGAN(GANModel, TableSampling):
             what="training",
         )  # fmt: skip
         self.recipe_config = TableRecipeConfig(
-            z_dim=z_dim, g_hidden=tuple(hidden), d_hidden=tuple(hidden), pac=pac, rate_weight=rate_weight
+            z_dim=z_dim,
+            g_hidden=tuple(hidden),
+            d_hidden=tuple(hidden),
+            pac=pac,
+            rate_weight=rate_weight,
+            target_weight=target_weight,
         )
         self.metadata_overrides = metadata
         self.layout_note = ""  # what fit_width changed for a wide table

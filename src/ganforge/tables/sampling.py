@@ -3,6 +3,9 @@
 A mixin of :class:`ganforge.tables.model.TableGAN`: it uses the model's ``recipe_config``, ``codec``,
 ``G_ema``, ``device`` and ``metadata``. Exact categories are asked of the generator through the
 conditional vector (the rarest one when several are given); the other conditions filter rows.
+A model trained with a target (``fit(target=...)``) and sampled without conditions keeps the target's
+class balance: rows are generated as usual, then kept class by class in the real shares, to within one
+row of every prefix, so the balance is left neither to sampling noise nor to the generator's drift.
 """
 
 from __future__ import annotations
@@ -47,6 +50,55 @@ class TableSampling:
                 index = offsets[col] + cat
             index = index.to(self.device)
         return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
+
+    def _target_quota(self, gen: torch.Generator) -> tuple[int, np.ndarray, float] | None:
+        """(encoded start of the target's span, cumulative real class shares, random offset) when the
+        model has a target among its conditional columns (not a differentially private model); else None."""
+        rc = self.recipe_config
+        if rc.target_span is None or not rc.cond_freq:
+            return None
+        j = next((i for i, (start, _) in enumerate(rc.cond_spans) if start == rc.target_span[0]), None)
+        if j is None:
+            return None
+        cdf = np.cumsum(self._slot_probs()[j])
+        cdf[-1] = 1.0
+        return rc.target_span[0], cdf, float(torch.rand(1, generator=gen, dtype=torch.float64))
+
+    def _balanced(
+        self, n: int, start: int, gen: torch.Generator, quota: tuple[int, np.ndarray, float]
+    ) -> np.ndarray:
+        """Encoded rows ``start .. start+n`` of a sampling call, generated as usual and kept class by class:
+        among the first m rows of the call, floor(m * cdf + u) hold a class at or below each one."""
+        first, cdf, u = quota
+        below = np.floor(np.outer([start, start + n], cdf) + u).astype(np.int64)
+        need = np.diff(np.concatenate([[0], below[1] - below[0]]))
+        parts, made, seen = [], 0, np.zeros(len(cdf))
+        while need.sum() > 0:
+            if made > 100 * n + 200_000:
+                column = next(s.column for s in self.codec.spans if s.start == first)
+                raise ConfigError(
+                    f"the model makes too few rows of some class of {column!r} to keep its class shares"
+                )
+            # first as many rows as asked (+2 %); then enough for the scarcest class at the rate seen so far
+            short = np.flatnonzero(need)
+            m = (
+                need.sum() * 1.02
+                if not made
+                else (need[short] / np.maximum(seen[short] / made, 1e-3)).max() * 1.1
+            )
+            m = int(min(m, 4 * n)) + 64
+            enc = self._generate(m, gen, None)
+            made += m
+            slot = enc[:, first : first + len(cdf)].argmax(axis=1)
+            seen += np.bincount(slot, minlength=len(cdf))
+            keep = np.zeros(m, dtype=bool)
+            for c in short:
+                rows = np.flatnonzero(slot == c)[: need[c]]
+                keep[rows] = True
+                need[c] -= len(rows)
+            parts.append(enc[keep])
+        rows = np.concatenate(parts)
+        return rows[torch.randperm(len(rows), generator=gen).numpy()]
 
     def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
         """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
@@ -93,11 +145,13 @@ class TableSampling:
         fixed, filters = self.check_conditions(conditions)
         seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
         gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+        quota = self._target_quota(gen) if not conditions else None
         made, tried, id_start = 0, 0, 0
         limit = max(200_000, 100 * n) if filters else n
         while made < n:
             want = min(chunk, n - made) if not filters else chunk
-            df = self.codec.decode(self._generate(want, gen, fixed), rng, id_start=id_start)
+            enc = self._balanced(want, made, gen, quota) if quota else self._generate(want, gen, fixed)
+            df = self.codec.decode(enc, rng, id_start=id_start)
             id_start += want
             tried += want
             if filters:
