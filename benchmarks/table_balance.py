@@ -2,7 +2,7 @@
 
 Each table's ganforge default is fitted once (target given, seed 0); then several sampling seeds draw as
 many rows as the training table, once with the target's class shares kept (``sample``, the default) and
-once with the generator's own class mix (the same model with that step switched off), and every sample
+once with the generator's own class mix (``keep_class_shares=False``), and every sample
 is scored with the code ``tables.py`` and ``ganforge evaluate`` use (``evaluate_table``). Prints a table of means
 and spreads and saves ``results/table_balance_<datasets>.json``.
 
@@ -38,15 +38,7 @@ def run(dataset: str, seeds: int) -> dict:
     rows: dict[str, list[dict]] = {"kept": [], "generator's own": []}
     for seed in range(1, seeds + 1):
         for mode in rows:
-            if mode == "kept":
-                synth = gan.sample(len(train), seed=seed)
-            else:
-                own = gan._target_quota  # the step that keeps the shares, switched off for this draw
-                gan._target_quota = lambda gen: None
-                try:
-                    synth = gan.sample(len(train), seed=seed)
-                finally:
-                    gan._target_quota = own
+            synth = gan.sample(len(train), seed=seed, keep_class_shares=mode == "kept")
             rows[mode].append(
                 figures(evaluate_table(train, synth[train.columns], kinds, holdout=holdout, target=target))
                 | {"seed": seed}

@@ -309,22 +309,19 @@ def test_the_target_classifier_stops_early_and_generalises_better_than_a_fixed_l
 
 def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tmp_path, monkeypatch):
     """After 60 steps the generator's own class mix is ~10 points off (violet ~13 % against 2 %); sampled
-    rows of a model with a target hold every class's real share to within one row, in every prefix of
-    chunks; conditions still decide the rows; a class the generator never makes is refused in one line."""
+    rows of a model with a target hold every class's real share to within one row, for any n and chunk
+    size (short tail chunks included); keep_class_shares=False and conditions give the generator's mix; a class the generator never makes is refused in one line."""
     df = known_table(1500)
     gan = TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32))
     gan.fit(df, out=tmp_path / "run", target="colour")
     real = df["colour"].value_counts(normalize=True)
-    raw = gan.codec.decode(
-        gan._generate(20_000, torch.Generator().manual_seed(3), None), np.random.default_rng(0)
-    )
-    drift = (raw["colour"].value_counts(normalize=True) - real).abs().max()
+    own = gan.sample(20_000, seed=3, keep_class_shares=False)
+    drift = (own["colour"].value_counts(normalize=True) - real).abs().max()
     assert drift > 0.03, drift  # what the balancing has to correct
-    seen = pd.Series(0, index=real.index)
-    for chunk in gan.rows_in_chunks(1000, 3, None, 97):
-        seen = seen.add(chunk["colour"].value_counts(), fill_value=0)
-        assert ((seen - seen.sum() * real).abs() <= 1).all(), seen
-    assert seen.sum() == 1000
+    for n, chunk in [(1000, 97), (1001, 500), (20_000, 25_000), (5, 2)]:
+        rows = gan.sample(n, seed=n, chunk_rows=chunk)
+        counts = rows["colour"].value_counts().reindex(real.index, fill_value=0)
+        assert len(rows) == n and ((counts - n * real).abs() < 1).all(), (n, chunk, counts)
     assert gan.sample(1000, seed=3).equals(gan.sample(1000, seed=3))
     low = gan.sample(200, seed=3, conditions={"group": "low"})
     assert (low["group"] == "low").all()

@@ -4,8 +4,9 @@ A mixin of :class:`ganforge.tables.model.TableGAN`: it uses the model's ``recipe
 ``G_ema``, ``device`` and ``metadata``. Exact categories are asked of the generator through the
 conditional vector (the rarest one when several are given); the other conditions filter rows.
 A model trained with a target (``fit(target=...)``) and sampled without conditions keeps the target's
-class balance: rows are generated as usual, then kept class by class in the real shares, to within one
-row of every prefix, so the balance is left neither to sampling noise nor to the generator's drift.
+class balance: rows are generated as usual, then kept class by class in the real shares (the whole call,
+or each shard, to within one row), so the balance is left neither to sampling noise nor to the
+generator's drift.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ class TableSampling:
             index = index.to(self.device)
         return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
 
-    def _target_quota(self, gen: torch.Generator) -> tuple[int, np.ndarray, float] | None:
-        """(encoded start of the target's span, cumulative real class shares, random offset) when the
-        model has a target among its conditional columns (not a differentially private model); else None."""
+    def _class_plan(self, n: int, gen: torch.Generator) -> tuple[int, int, np.ndarray] | None:
+        """(encoded start and size of the target's span, the slot asked of each of the ``n`` rows) when the
+        model has a target among its conditional columns (not a differentially private model); else None.
+        Slot c gets floor(n * F_c + u) - floor(n * F_(c-1) + u) rows (F the cumulative real shares, u one
+        random offset): the whole call holds every real share to within one row. Each slot's rows are
+        spread evenly over the call (random phase), so every chunk holds about its share too."""
         rc = self.recipe_config
         if rc.target_span is None or not rc.cond_freq:
             return None
@@ -62,43 +66,41 @@ class TableSampling:
             return None
         cdf = np.cumsum(self._slot_probs()[j])
         cdf[-1] = 1.0
-        return rc.target_span[0], cdf, float(torch.rand(1, generator=gen, dtype=torch.float64))
+        u = float(torch.rand(1, generator=gen, dtype=torch.float64))
+        counts = np.diff(np.floor(n * np.concatenate([[0.0], cdf]) + u).astype(np.int64))
+        phase = torch.rand(len(counts), generator=gen, dtype=torch.float64).numpy()
+        where = np.concatenate([(np.arange(k) + phase[c]) / k for c, k in enumerate(counts) if k])
+        slots = np.repeat(np.arange(len(counts)), counts)[np.argsort(where, kind="stable")]
+        return rc.target_span[0], len(counts), slots
 
-    def _balanced(
-        self, n: int, start: int, gen: torch.Generator, quota: tuple[int, np.ndarray, float]
-    ) -> np.ndarray:
-        """Encoded rows ``start .. start+n`` of a sampling call, generated as usual and kept class by class:
-        among the first m rows of the call, floor(m * cdf + u) hold a class at or below each one."""
-        first, cdf, u = quota
-        below = np.floor(np.outer([start, start + n], cdf) + u).astype(np.int64)
-        need = np.diff(np.concatenate([[0], below[1] - below[0]]))
-        parts, made, seen = [], 0, np.zeros(len(cdf))
+    def _balanced(self, slots: np.ndarray, gen: torch.Generator, first: int, size: int) -> np.ndarray:
+        """One encoded row per entry of ``slots``, generated as usual and kept class by class (the target's
+        span covers ``first .. first+size``): rows of a class are the generator's own, only the mix is fixed."""
+        n, need = len(slots), np.bincount(slots, minlength=size)
+        parts, made, seen = [], 0, np.zeros(size)
         while need.sum() > 0:
+            short = np.flatnonzero(need)
             if made > 100 * n + 200_000:
                 column = next(s.column for s in self.codec.spans if s.start == first)
                 raise ConfigError(
-                    f"the model makes too few rows of some class of {column!r} to keep its class shares"
+                    f"the model makes too few rows of some class of {column!r} to keep its class shares "
+                    "(sample with keep_class_shares=False for the generator's own mix)"
                 )
             # first as many rows as asked (+2 %); then enough for the scarcest class at the rate seen so far
-            short = np.flatnonzero(need)
-            m = (
-                need.sum() * 1.02
-                if not made
-                else (need[short] / np.maximum(seen[short] / made, 1e-3)).max() * 1.1
-            )
-            m = int(min(m, 4 * n)) + 64
+            rate = np.maximum(seen[short] / max(made, 1), 1e-3)
+            m = need.sum() * 1.02 if not made else (need[short] / rate).max() * 1.1
+            m = int(min(m, 1.1 * n)) + 64  # at most a chunk and a tenth at a time
             enc = self._generate(m, gen, None)
             made += m
-            slot = enc[:, first : first + len(cdf)].argmax(axis=1)
-            seen += np.bincount(slot, minlength=len(cdf))
+            slot = enc[:, first : first + size].argmax(axis=1)
+            seen += np.bincount(slot, minlength=size)
             keep = np.zeros(m, dtype=bool)
             for c in short:
                 rows = np.flatnonzero(slot == c)[: need[c]]
                 keep[rows] = True
                 need[c] -= len(rows)
             parts.append(enc[keep])
-        rows = np.concatenate(parts)
-        return rows[torch.randperm(len(rows), generator=gen).numpy()]
+        return np.concatenate(parts)[torch.randperm(n, generator=gen).numpy()]
 
     def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
         """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
@@ -136,8 +138,9 @@ class TableSampling:
         return fixed, filters
 
     def rows_in_chunks(
-        self, n: int, seed: int | None, conditions: dict[str, Any] | None, chunk: int
-    ) -> Iterator[pd.DataFrame]:
+        self, n: int, seed: int | None, conditions: dict[str, Any] | None, chunk: int,
+        keep_class_shares: bool = True,
+    ) -> Iterator[pd.DataFrame]:  # fmt: skip
         if self.G_ema is None or self.codec is None:
             raise ConfigError("the model is not trained yet: call fit() or load() first")
         if not isinstance(n, (int, np.integer)) or n < 1:
@@ -145,12 +148,15 @@ class TableSampling:
         fixed, filters = self.check_conditions(conditions)
         seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
         gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-        quota = self._target_quota(gen) if not conditions else None
+        plan = self._class_plan(n, gen) if keep_class_shares and not conditions else None
         made, tried, id_start = 0, 0, 0
         limit = max(200_000, 100 * n) if filters else n
         while made < n:
             want = min(chunk, n - made) if not filters else chunk
-            enc = self._balanced(want, made, gen, quota) if quota else self._generate(want, gen, fixed)
+            if plan is not None:
+                enc = self._balanced(plan[2][made : made + want], gen, plan[0], plan[1])
+            else:
+                enc = self._generate(want, gen, fixed)
             df = self.codec.decode(enc, rng, id_start=id_start)
             id_start += want
             tried += want
@@ -171,20 +177,23 @@ class TableSampling:
         seed: int | None = None,
         conditions: dict[str, Any] | None = None,
         chunk_rows: int = 25_000,
+        keep_class_shares: bool = True,
     ) -> pd.DataFrame:
         """``n`` synthetic rows as a DataFrame with the training table's columns and dtypes.
 
         ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
         None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
+        ``keep_class_shares``: a model fitted with a target keeps the target's real class shares when no
+        conditions are given (False: the generator's own mix).
         """
         from ganforge.tables.columns import restore_dtypes
 
-        parts = list(self.rows_in_chunks(n, seed, conditions, chunk_rows))
+        parts = list(self.rows_in_chunks(n, seed, conditions, chunk_rows, keep_class_shares))
         return restore_dtypes(pd.concat(parts, ignore_index=True), self.metadata)
 
     def sample_to_file(
         self, n: int, path: str | Path, seed: int | None = None, conditions: dict[str, Any] | None = None,
-        chunk_rows: int = 25_000,
+        chunk_rows: int = 25_000, keep_class_shares: bool = True,
     ) -> Path:  # fmt: skip
         """Stream ``n`` rows to a .parquet or .csv file chunk by chunk (memory stays flat in ``n``)."""
         import pyarrow as pa
@@ -200,7 +209,8 @@ class TableSampling:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = None
             with atomic_file(path) as fh:
-                for i, df in enumerate(self.rows_in_chunks(n, seed, conditions, chunk_rows)):
+                chunks = self.rows_in_chunks(n, seed, conditions, chunk_rows, keep_class_shares)
+                for i, df in enumerate(chunks):
                     if kind == ".csv":
                         df.to_csv(fh, header=i == 0, index=False)
                     else:
