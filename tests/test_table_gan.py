@@ -1,5 +1,7 @@
 """The table GAN learns a table with known structure, resumes exactly, and samples as asked."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -325,6 +327,14 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
     assert gan.sample(1000, seed=3).equals(gan.sample(1000, seed=3))
     low = gan.sample(200, seed=3, conditions={"group": "low"})
     assert (low["group"] == "low").all()
+    for keep in (True, False):  # a file's sidecar says whether its rows keep the shares
+        path = gan.sample_to_file(
+            777, tmp_path / f"rows-{keep}.parquet", seed=1, chunk_rows=100, keep_class_shares=keep
+        )
+        info = json.loads(path.with_name(path.name + ".provenance.json").read_text())
+        assert info.get("class_shares_kept_of") == ("colour" if keep else None), info
+    counts = pd.read_parquet(tmp_path / "rows-True.parquet")["colour"].value_counts()
+    assert ((counts.reindex(real.index, fill_value=0) - 777 * real).abs() < 1).all(), counts
     start = gan.recipe_config.target_span[0]
 
     def only_red(n, gen, fixed):

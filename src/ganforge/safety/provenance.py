@@ -24,11 +24,17 @@ def sidecar_path(path: str | Path) -> Path:
 
 
 def write_table_sidecar(
-    path: str | Path, model: Any, rows: int, seed: int | None, conditions: dict[str, Any] | None
-) -> Path:
-    """Write the sidecar of a generated table: synthetic, by which run, how many rows, seed, conditions."""
+    path: str | Path, model: Any, rows: int, seed: int | None, conditions: dict[str, Any] | None,
+    shares_kept_of: str | None = None,
+) -> Path:  # fmt: skip
+    """Write the sidecar of a generated table: synthetic, by which run, how many rows, seed, conditions,
+    and the target whose real class shares the rows keep (``shares_kept_of``), if any."""
+    what = {"rows": int(rows), "seed": seed, "conditions": conditions or {}}
     return write_sidecar(
-        path, model, "tabular GAN", {"rows": int(rows), "seed": seed, "conditions": conditions or {}}
+        path,
+        model,
+        "tabular GAN",
+        what | ({"class_shares_kept_of": shares_kept_of} if shares_kept_of else {}),
     )
 
 

@@ -59,11 +59,9 @@ class TableSampling:
         random offset): the whole call holds every real share to within one row. Each slot's rows are
         spread evenly over the call (random phase), so every chunk holds about its share too."""
         rc = self.recipe_config
-        if rc.target_span is None or not rc.cond_freq:
+        if self.shares_kept_of(None) is None:
             return None
-        j = next((i for i, (start, _) in enumerate(rc.cond_spans) if start == rc.target_span[0]), None)
-        if j is None:
-            return None
+        j = next(i for i, (start, _) in enumerate(rc.cond_spans) if start == rc.target_span[0])
         cdf = np.cumsum(self._slot_probs()[j])
         cdf[-1] = 1.0
         u = float(torch.rand(1, generator=gen, dtype=torch.float64))
@@ -72,6 +70,19 @@ class TableSampling:
         where = np.concatenate([(np.arange(k) + phase[c]) / k for c, k in enumerate(counts) if k])
         slots = np.repeat(np.arange(len(counts)), counts)[np.argsort(where, kind="stable")]
         return rc.target_span[0], len(counts), slots
+
+    def shares_kept_of(self, conditions: dict[str, Any] | None, keep_class_shares: bool = True) -> str | None:
+        """The target column whose real class shares a sample with these options keeps, or None."""
+        if not keep_class_shares or conditions or self.codec is None:
+            return None
+        rc = self.recipe_config
+        if (
+            rc.target_span is None
+            or not rc.cond_freq
+            or all(s != rc.target_span[0] for s, _ in rc.cond_spans)
+        ):
+            return None
+        return next(s.column for s in self.codec.spans if s.start == rc.target_span[0])
 
     def _balanced(self, slots: np.ndarray, gen: torch.Generator, first: int, size: int) -> np.ndarray:
         """One encoded row per entry of ``slots``, generated as usual and kept class by class (the target's
@@ -220,7 +231,8 @@ class TableSampling:
                         writer.write_table(table.cast(writer.schema))
                 if writer is not None:
                     writer.close()
-            write_table_sidecar(path, self, n, seed, conditions)  # marks the file as synthetic
+            kept = self.shares_kept_of(conditions, keep_class_shares)
+            write_table_sidecar(path, self, n, seed, conditions, kept)  # marks the file as synthetic
         except OSError as e:
             raise ConfigError(f"cannot write {path}: {e.strerror or e}") from None
         return path

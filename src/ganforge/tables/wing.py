@@ -54,7 +54,9 @@ class TablesWing(Wing):
     def finish_shard(self, path: Path, model: Any, count: int, task: Any) -> None:
         from ganforge.safety.provenance import write_table_sidecar
 
-        write_table_sidecar(path, model, count, task.seed, task.conditions)
+        write_table_sidecar(
+            path, model, count, task.seed, task.conditions, model.shares_kept_of(task.conditions)
+        )
 
     def shard_complete(self, path: Path) -> bool:
         return path.with_name(path.name + ".provenance.json").is_file()
