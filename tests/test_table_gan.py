@@ -342,6 +342,17 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
         rows[:, start + 0] = 1.0
         return rows
 
+    def rarely_violet(n, gen, fixed):  # violet at a tenth of its real share: sampling warns, then delivers
+        span, violet = gan.codec.slot_of_value("colour", "violet")
+        p = torch.as_tensor(gan._slot_probs()[[a for a, _ in gan.recipe_config.cond_spans].index(span.start)])
+        p[violet] /= 10
+        rows = np.zeros((n, gan.codec.dim), dtype=np.float32)
+        rows[np.arange(n), span.start + torch.multinomial(p, n, True, generator=gen).numpy()] = 1.0
+        return rows
+
+    monkeypatch.setattr(gan, "_generate", rarely_violet)
+    with pytest.warns(UserWarning, match="under a third of its real share"):
+        assert len(gan.sample(300, seed=0)) == 300
     monkeypatch.setattr(gan, "_generate", only_red)
     with pytest.raises(ConfigError, match="too few rows of some class of 'colour'"):
         gan.sample(50, seed=0)

@@ -11,6 +11,7 @@ generator's drift.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,14 @@ class TableSampling:
                 keep[rows] = True
                 need[c] -= len(rows)
             parts.append(enc[keep])
+        if made > 3 * n + 256:
+            column = next(s.column for s in self.codec.spans if s.start == first)
+            warnings.warn(
+                f"the generator makes some class of {column!r} at under a third of its real share; keeping "
+                "the class shares generates that many more rows (keep_class_shares=False gives its own mix)",
+                UserWarning,
+                stacklevel=4,
+            )
         return np.concatenate(parts)[torch.randperm(n, generator=gen).numpy()]
 
     def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
