@@ -45,7 +45,12 @@ def train_series(
     steps: Annotated[int | None, typer.Option(help="Generator updates (default 3,000).")] = None,
     minutes: MinutesOpt = None,
     batch: Annotated[int, typer.Option(help="Windows per batch.")] = 128,
-    hidden: Annotated[int, typer.Option(help="Width of the generator's GRU.")] = 64,
+    hidden: Annotated[
+        int | None,
+        typer.Option(
+            help="Width of the generator's GRU (default: 4 per channel, rounded up to a power of two, 64-256)."
+        ),
+    ] = None,
     recipe: Annotated[
         str,
         typer.Option(
@@ -83,7 +88,7 @@ def train_series(
     at_least("--warmup-steps", warmup_steps, 0)
     at_least("--checkpoint-every", checkpoint_every, 1)
     check_seed(seed)
-    check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * hidden * 4)
+    check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * (hidden or 256) * 4)
     run_dir = resume_dir(out, resume)
     if resume is not None:
         gan = SeriesGAN.resume(resume, steps=steps, device=device, minutes=minutes)
