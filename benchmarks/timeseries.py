@@ -84,7 +84,8 @@ def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, 
     gan.sample(10_000, length=gan.recipe.window, seed=seed + 1)
     speed = 10_000 / (time.perf_counter() - t0)
     info = {"fit_seconds": round(fit_s, 1), "steps": gan.metrics["steps"],
-            "windows_per_second_sampling": round(speed), "channels": gan.recipe.channels}  # fmt: skip
+            "windows_per_second_sampling": round(speed), "channels": gan.recipe.channels,
+            "hidden": gan.recipe.hidden}  # fmt: skip
     rows = gan.sample(n, length=gan.recipe.window, seed=seed)
     return scale(rows, gan.codec.id or "sequence"), info
 

@@ -3,9 +3,10 @@ steps in one thread (so two rows can run side by side on two cores and still com
 windows as are compared, and score them with the benchmark's code (ganforge.timeseries.metrics): the
 discriminative score (2 classifier seeds by default), the mean KS of the marginals, and the spread of the
 first step across windows relative to the real one (median over channels). Appends a JSON line to
-results/timeseries_ablation.jsonl.
+results/timeseries_ablation.jsonl. The base keeps the GRU at 64 units on every data set (`--hidden`), the
+package default before the width followed the channels (128 for Energy since 2026-12-05).
 
-    .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000                 # the default
+    .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000                 # the ablation's base
     .venv/bin/python benchmarks/timeseries_ablation.py energy --steps 3000 --sliced 0      # without the term
     .venv/bin/python benchmarks/timeseries_ablation.py sines --steps 2000 --lr-g 2.5e-4 --lr-d 1e-3
     .venv/bin/python benchmarks/timeseries_ablation.py energy --recipe d_width=128 --train r1_gamma=1.0

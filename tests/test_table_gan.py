@@ -1,6 +1,7 @@
 """The table GAN learns a table with known structure, resumes exactly, and samples as asked."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -321,7 +322,9 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
     drift = (own["colour"].value_counts(normalize=True) - real).abs().max()
     assert drift > 0.03, drift  # what the balancing has to correct
     for n, chunk in [(1000, 97), (1001, 500), (20_000, 25_000), (5, 2)]:
-        rows = gan.sample(n, seed=n, chunk_rows=chunk)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a drift of ~10 points is no cause for the warning below
+            rows = gan.sample(n, seed=n, chunk_rows=chunk)
         counts = rows["colour"].value_counts().reindex(real.index, fill_value=0)
         assert len(rows) == n and ((counts - n * real).abs() < 1).all(), (n, chunk, counts)
     assert gan.sample(1000, seed=3).equals(gan.sample(1000, seed=3))

@@ -395,17 +395,24 @@ def test_quantile_scaling_spreads_a_skewed_feature_and_keeps_its_point_mass():
 
 
 def test_the_default_width_follows_the_channels_and_a_given_or_saved_one_is_kept(tmp_path):
-    """4 per channel rounded up to a power of two, 64 to 256: a few channels keep 64; Energy-like data
-    (28 channels) gets the 128 that scored better there; an explicit width and a saved run keep theirs."""
+    """4 per encoded channel to the nearest power of two, 64 to 128: Sines and Stocks (5 channels) keep
+    64; Energy (34 channels) gets the 128 that scored better there; an explicit width, the timegan recipe
+    and a saved or resumed run keep theirs."""
+    from ganforge.timeseries.data import builtin_frame
     from ganforge.timeseries.model import auto_width
 
-    assert [auto_width(c) for c in (1, 5, 6, 16, 17, 28, 64, 500)] == [64, 64, 64, 64, 128, 128, 256, 256]
+    assert [auto_width(c) for c in (1, 5, 16, 22, 23, 34, 500)] == [64, 64, 64, 64, 128, 128, 128]
+    for name, width in [("sines", 64), ("stocks", 64), ("energy", 128)]:
+        frame, time, id_ = builtin_frame(name)
+        assert auto_width(SeriesCodec.fit(frame, time, id_, 24).channels) == width, name
     rng = np.random.default_rng(0)
-    wide = pd.DataFrame(rng.normal(size=(200, 20)).cumsum(axis=0), columns=[f"c{i}" for i in range(20)])
+    wide = pd.DataFrame(rng.normal(size=(200, 30)).cumsum(axis=0), columns=[f"c{i}" for i in range(30)])
     fast = dict(FAST, hidden=None, steps=2)
     gan = SeriesGAN(**fast).fit(wide, out=tmp_path / "run")
     assert gan.recipe.hidden == 128 and gan.G.gru.hidden_size == 128
     assert load(tmp_path / "run").recipe.hidden == 128
+    resumed = SeriesGAN.resume(tmp_path / "run", steps=4).fit(wide, out=tmp_path / "run", resume=True)
+    assert resumed.recipe.hidden == 128 and resumed.metrics["steps"] == 4
     assert SeriesGAN(**dict(fast, hidden=40)).fit(wide).recipe.hidden == 40
     assert SeriesGAN(**dict(fast, recipe="timegan", warmup_steps=1)).fit(wide).recipe.hidden == 64
-    assert SeriesGAN(**dict(fast, hidden=None)).fit(two_waves(20), time="t", id="id").recipe.hidden == 64
+    assert SeriesGAN(**fast).fit(two_waves(20), time="t", id="id").recipe.hidden == 64

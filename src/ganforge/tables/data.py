@@ -92,7 +92,10 @@ def _read_text_table(p: Path, suffix: str) -> pd.DataFrame:
     if len(head) == _SNIFF_BYTES and "\n" in sample:
         sample = sample[: sample.rindex("\n")]  # drop the line the read cut in two
     sep = "\t" if suffix == ".tsv" else _sniff_delimiter(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=sep, skipinitialspace=True), [])
+    try:
+        header = next(csv.reader(io.StringIO(sample), delimiter=sep, skipinitialspace=True), [])
+    except csv.Error:  # e.g. a bare carriage return inside a field: take the first line as it splits
+        header = next(csv.reader(sample.splitlines()[:1], delimiter=sep, skipinitialspace=True), [])
     check_unique([h.strip() for h in header], str(p))
     try:
         with warnings.catch_warnings():

@@ -53,9 +53,10 @@ class TableSampling:
             index = index.to(self.device)
         return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
 
-    def _class_plan(self, n: int, gen: torch.Generator) -> tuple[int, int, np.ndarray] | None:
-        """(encoded start and size of the target's span, the slot asked of each of the ``n`` rows) when the
-        model has a target among its conditional columns (not a differentially private model); else None.
+    def _class_plan(self, n: int, gen: torch.Generator) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """(encoded start of the target's span, its slots' real shares, the slot asked of each of the ``n``
+        rows) when the model has a target among its conditional columns (not a differentially private
+        model); else None.
         Slot c gets floor(n * F_c + u) - floor(n * F_(c-1) + u) rows (F the cumulative real shares, u one
         random offset): the whole call holds every real share to within one row. Each slot's rows are
         spread evenly over the call (random phase), so every chunk holds about its share too."""
@@ -70,7 +71,7 @@ class TableSampling:
         phase = torch.rand(len(counts), generator=gen, dtype=torch.float64).numpy()
         where = np.concatenate([(np.arange(k) + phase[c]) / k for c, k in enumerate(counts) if k])
         slots = np.repeat(np.arange(len(counts)), counts)[np.argsort(where, kind="stable")]
-        return rc.target_span[0], len(counts), slots
+        return rc.target_span[0], np.diff(np.concatenate([[0.0], cdf])), slots
 
     def shares_kept_of(self, conditions: dict[str, Any] | None, keep_class_shares: bool = True) -> str | None:
         """The target column whose real class shares a sample with these options keeps, or None."""
@@ -85,9 +86,13 @@ class TableSampling:
             return None
         return next(s.column for s in self.codec.spans if s.start == rc.target_span[0])
 
-    def _balanced(self, slots: np.ndarray, gen: torch.Generator, first: int, size: int) -> np.ndarray:
+    def _balanced(
+        self, slots: np.ndarray, gen: torch.Generator, first: int, shares: np.ndarray
+    ) -> np.ndarray:
         """One encoded row per entry of ``slots``, generated as usual and kept class by class (the target's
-        span covers ``first .. first+size``): rows of a class are the generator's own, only the mix is fixed."""
+        span starts at ``first``, its slots' real shares are ``shares``): rows of a class are the generator's
+        own, only the mix is fixed."""
+        size = len(shares)
         n, need = len(slots), np.bincount(slots, minlength=size)
         parts, made, seen = [], 0, np.zeros(size)
         while need.sum() > 0:
@@ -112,7 +117,8 @@ class TableSampling:
                 keep[rows] = True
                 need[c] -= len(rows)
             parts.append(enc[keep])
-        if made > 3 * n + 256:
+        # a class made at under a third of its real share, once enough rows were drawn to tell (>= 30 expected)
+        if ((made * shares >= 30) & (seen < made * shares / 3)).any():
             column = next(s.column for s in self.codec.spans if s.start == first)
             warnings.warn(
                 f"the generator makes some class of {column!r} at under a third of its real share; keeping "

@@ -48,7 +48,7 @@ def train_series(
     hidden: Annotated[
         int | None,
         typer.Option(
-            help="Width of the generator's GRU (default: 4 per channel, rounded up to a power of two, 64-256)."
+            help="Width of the generator's GRU (default: 4 per channel, to the nearest power of two, 64-128)."
         ),
     ] = None,
     recipe: Annotated[
@@ -88,7 +88,7 @@ def train_series(
     at_least("--warmup-steps", warmup_steps, 0)
     at_least("--checkpoint-every", checkpoint_every, 1)
     check_seed(seed)
-    check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * (hidden or 256) * 4)
+    check_fits(f"batches of {batch:,} windows of {window:,} steps", batch * window * (hidden or 64) * 4)
     run_dir = resume_dir(out, resume)
     if resume is not None:
         gan = SeriesGAN.resume(resume, steps=steps, device=device, minutes=minutes)

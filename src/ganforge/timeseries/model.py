@@ -46,10 +46,11 @@ def saved_recipe(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def auto_width(channels: int) -> int:
-    """The direct recipe's GRU width for data of ``channels`` channels: 4 per channel, rounded up to a
-    power of two, 64 to 256 (Sines' 5 and Stocks' 6 channels: 64; Energy's 28: 128, which scored
-    0.235 against 0.260 for 64 in 30 minutes and lower at 3,000 steps with two seeds; docs/timeseries.md)."""
-    return int(min(256, max(64, 2 ** math.ceil(math.log2(4 * max(channels, 1))))))
+    """The direct recipe's GRU width for data of ``channels`` encoded channels: 4 per channel, to the
+    nearest power of two, 64 to 128 (Sines' and Stocks' 5 channels: 64; Energy's 34: 128, which scored
+    0.235 against 0.260 for 64 in 30 minutes and lower at 3,000 steps with two seeds; wider was never
+    measured, so 128 is the cap; docs/timeseries.md)."""
+    return int(min(128, max(64, 2 ** round(math.log2(4 * max(channels, 1))))))
 
 
 class SeriesGAN(GANModel):
@@ -80,7 +81,7 @@ class SeriesGAN(GANModel):
     ) -> None:
         """Give ``steps`` or ``minutes`` (or neither: 3,000 steps); the rest shapes the networks.
         ``hidden``: the GRU's width; by default chosen from the data when ``fit`` reads it (direct recipe:
-        ``auto_width``, 64 for a few channels, 128 for Energy's 28; timegan recipe: 64).
+        ``auto_width``, 64 for a few channels, 128 for Energy's 34; timegan recipe: 64).
         ``rollout``: steps the generator runs in training, of which the discriminator judges a random
         window (default twice the window, or the shortest series if shorter). ``recipe``: "direct" (a
         recurrent generator against a convolutional discriminator on the data) or "timegan" (autoencoder,
@@ -148,6 +149,7 @@ class SeriesGAN(GANModel):
             saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
             self.recipe.sliced = float(saved_recipe(saved)["sliced"])  # as the run was trained
+            self.recipe.hidden = int(saved_recipe(saved).get("hidden", self.recipe.hidden))
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window, self.scaling)
         if not resume:  # G runs up to twice the window in training, as far as the shortest series allows
