@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,15 @@ import torch
 
 from ganforge.core.io import atomic_file, substream_seed
 from ganforge.errors import ConfigError
+
+
+class ClassPlan(NamedTuple):
+    """What ``sample`` asks of each row to keep the target's class shares (``TableSampling._class_plan``)."""
+
+    column: str  # the target
+    first: int  # where its span starts in an encoded row
+    shares: np.ndarray  # the real share of each of its slots
+    slots: np.ndarray  # the slot each row of the call is to hold
 
 
 class TableSampling:
@@ -53,25 +62,26 @@ class TableSampling:
             index = index.to(self.device)
         return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
 
-    def _class_plan(self, n: int, gen: torch.Generator) -> tuple[int, np.ndarray, np.ndarray] | None:
-        """(encoded start of the target's span, its slots' real shares, the slot asked of each of the ``n``
-        rows) when the model has a target among its conditional columns (not a differentially private
-        model); else None.
-        Slot c gets floor(n * F_c + u) - floor(n * F_(c-1) + u) rows (F the cumulative real shares, u one
-        random offset): the whole call holds every real share to within one row. Each slot's rows are
-        spread evenly over the call (random phase), so every chunk holds about its share too."""
-        rc = self.recipe_config
-        if self.shares_kept_of(None) is None:
+    def _class_plan(self, n: int, gen: torch.Generator) -> ClassPlan | None:
+        """The target's class plan for ``n`` rows when the model has a target among its conditional columns
+        (not a differentially private model); else None. Slot c gets floor(n * F_c + u) - floor(n * F_(c-1)
+        + u) rows (F the cumulative real shares, u one random offset): the whole call holds every real
+        share to within one row. Each slot's rows are spread evenly over the call (random phase), so every
+        chunk holds about its share too."""
+        column = self.shares_kept_of(None)
+        if column is None:
             return None
-        j = next(i for i, (start, _) in enumerate(rc.cond_spans) if start == rc.target_span[0])
-        cdf = np.cumsum(self._slot_probs()[j])
+        rc = self.recipe_config
+        first = rc.target_span[0]
+        shares = self._slot_probs()[next(i for i, (start, _) in enumerate(rc.cond_spans) if start == first)]
+        cdf = np.cumsum(shares)
         cdf[-1] = 1.0
         u = float(torch.rand(1, generator=gen, dtype=torch.float64))
         counts = np.diff(np.floor(n * np.concatenate([[0.0], cdf]) + u).astype(np.int64))
         phase = torch.rand(len(counts), generator=gen, dtype=torch.float64).numpy()
         where = np.concatenate([(np.arange(k) + phase[c]) / k for c, k in enumerate(counts) if k])
         slots = np.repeat(np.arange(len(counts)), counts)[np.argsort(where, kind="stable")]
-        return rc.target_span[0], np.diff(np.concatenate([[0.0], cdf])), slots
+        return ClassPlan(column, first, shares, slots)
 
     def shares_kept_of(self, conditions: dict[str, Any] | None, keep_class_shares: bool = True) -> str | None:
         """The target column whose real class shares a sample with these options keeps, or None."""
@@ -86,21 +96,17 @@ class TableSampling:
             return None
         return next(s.column for s in self.codec.spans if s.start == rc.target_span[0])
 
-    def _balanced(
-        self, slots: np.ndarray, gen: torch.Generator, first: int, shares: np.ndarray
-    ) -> np.ndarray:
-        """One encoded row per entry of ``slots``, generated as usual and kept class by class (the target's
-        span starts at ``first``, its slots' real shares are ``shares``): rows of a class are the generator's
-        own, only the mix is fixed."""
-        size = len(shares)
-        n, need = len(slots), np.bincount(slots, minlength=size)
+    def _balanced(self, plan: ClassPlan, start: int, n: int, gen: torch.Generator) -> np.ndarray:
+        """Encoded rows ``start .. start+n`` of the plan, generated as usual and kept class by class: rows of
+        a class are the generator's own, only the mix is fixed."""
+        first, shares, size = plan.first, plan.shares, len(plan.shares)
+        need = np.bincount(plan.slots[start : start + n], minlength=size)
         parts, made, seen = [], 0, np.zeros(size)
         while need.sum() > 0:
             short = np.flatnonzero(need)
             if made > 100 * n + 200_000:
-                column = next(s.column for s in self.codec.spans if s.start == first)
                 raise ConfigError(
-                    f"the model makes too few rows of some class of {column!r} to keep its class shares "
+                    f"the model makes too few rows of some class of {plan.column!r} to keep its class shares "
                     "(sample with keep_class_shares=False for the generator's own mix)"
                 )
             # first as many rows as asked (+2 %); then enough for the scarcest class at the rate seen so far
@@ -119,9 +125,8 @@ class TableSampling:
             parts.append(enc[keep])
         # a class made at under a third of its real share, once enough rows were drawn to tell (>= 30 expected)
         if ((made * shares >= 30) & (seen < made * shares / 3)).any():
-            column = next(s.column for s in self.codec.spans if s.start == first)
             warnings.warn(
-                f"the generator makes some class of {column!r} at under a third of its real share; keeping "
+                f"the generator makes some class of {plan.column!r} at under a third of its real share; keeping "
                 "the class shares generates that many more rows (keep_class_shares=False gives its own mix)",
                 UserWarning,
                 stacklevel=4,
@@ -180,7 +185,7 @@ class TableSampling:
         while made < n:
             want = min(chunk, n - made) if not filters else chunk
             if plan is not None:
-                enc = self._balanced(plan[2][made : made + want], gen, plan[0], plan[1])
+                enc = self._balanced(plan, made, want, gen)
             else:
                 enc = self._generate(want, gen, fixed)
             df = self.codec.decode(enc, rng, id_start=id_start)

@@ -148,8 +148,8 @@ class SeriesGAN(GANModel):
         if resume:
             saved = self.check_resumable(run_dir, fp, "a different series; resume needs the same data")
             self.codec = SeriesCodec(**saved["codec"])
-            self.recipe.sliced = float(saved_recipe(saved)["sliced"])  # as the run was trained
-            self.recipe.hidden = int(saved_recipe(saved).get("hidden", self.recipe.hidden))
+            trained = saved_recipe(saved)  # as the run was trained
+            self.recipe.sliced, self.recipe.hidden = float(trained["sliced"]), int(trained["hidden"])
         else:
             self.codec = SeriesCodec.fit(frame, time, id, self.recipe.window, self.scaling)
         if not resume:  # G runs up to twice the window in training, as far as the shortest series allows
