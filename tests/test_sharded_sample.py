@@ -162,6 +162,15 @@ def test_other_settings_into_a_job_folder_are_refused_and_nothing_is_deleted(
     assert_clean_error(proc, "--grid")
 
 
+def test_the_generators_class_mix_is_an_option_of_tables_only(image_run, tmp_path, capsys, monkeypatch):
+    run, _ = image_run
+    for extra in ([], ["--shards", "2"]):
+        proc = cli_in_process(capsys, monkeypatch, "sample", str(run), "--out", str(tmp_path / "x"), "-n", "4",
+                              "--generator-mix", *extra)  # fmt: skip
+        assert proc.returncode != 0 and "--generator-mix is not available for image models" in proc.stderr
+        assert not (tmp_path / "x").exists()
+
+
 def test_image_shards_are_tars_of_watermarked_pngs(image_run, tmp_path):
     from ganforge.images.watermark import verify
 

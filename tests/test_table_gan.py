@@ -354,11 +354,49 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
         return rows
 
     monkeypatch.setattr(gan, "_generate", rarely_violet)
-    with pytest.warns(UserWarning, match="under a third of its real share"):
+    with pytest.warns(UserWarning, match="under a third of its real share") as caught:
         assert len(gan.sample(300, seed=0)) == 300
+    assert caught[0].filename == __file__  # the warning points at the caller's line, not at ganforge
     monkeypatch.setattr(gan, "_generate", only_red)
     with pytest.raises(ConfigError, match="too few rows of some class of 'colour'"):
         gan.sample(50, seed=0)
+
+
+def test_the_command_line_and_shards_keep_the_class_shares_or_the_generators_mix(
+    tmp_path, capsys, monkeypatch
+):
+    """`sample` keeps the target's real shares unless --generator-mix is given; the sidecar says which; a
+    sharded job records it, and the same folder refuses a job with the other choice."""
+    from conftest import cli_in_process
+
+    from ganforge.sampling.sharded import sample_shards
+
+    df = known_table(1500)
+    TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32)).fit(
+        df, out=tmp_path / "run", target="colour"
+    )
+    real = df["colour"].value_counts(normalize=True)
+    gaps = {}
+    for flag in ("--keep-class-shares", "--generator-mix"):
+        out = tmp_path / f"rows{flag}.parquet"
+        proc = cli_in_process(capsys, monkeypatch, "sample", str(tmp_path / "run"), "--out", str(out), "-n", "2000",
+                              "--seed", "1", flag)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        counts = pd.read_parquet(out)["colour"].value_counts().reindex(real.index, fill_value=0)
+        gaps[flag] = (counts - 2000 * real).abs().max()
+        info = json.loads(out.with_name(out.name + ".provenance.json").read_text())
+        assert info.get("class_shares_kept_of") == ("colour" if flag == "--keep-class-shares" else None)
+    assert gaps["--keep-class-shares"] < 1 and gaps["--generator-mix"] > 20, gaps  # ~10 points of drift
+
+    sample_shards(tmp_path / "run", 2000, tmp_path / "shards", 2, seed=1)
+    job = json.loads((tmp_path / "shards" / "_job.json").read_text())
+    assert job["class_shares_kept_of"] == "colour"
+    counts = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "shards").glob("*.parquet")))["colour"]
+    assert ((counts.value_counts().reindex(real.index, fill_value=0) - 2000 * real).abs() < 2).all()
+    proc = cli_in_process(capsys, monkeypatch, "sample", str(tmp_path / "run"), "--out", str(tmp_path / "shards"),
+                          "-n", "2000", "--shards", "2", "--seed", "1", "--generator-mix")  # fmt: skip
+    assert proc.returncode != 0
+    assert "holds another sampling job (class_shares_kept_of 'colour' there, None here)" in proc.stderr
 
 
 @pytest.mark.parametrize("name", ["rate_weight", "target_weight"])

@@ -22,3 +22,17 @@ class CheckpointError(GanforgeError):
 
 class TrainingError(GanforgeError):
     """Training cannot go on (for example the losses became NaN)."""
+
+
+def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the first frame outside the package (the user's own line), however
+    deep inside ganforge it was raised; what Python 3.12's ``skip_file_prefixes`` does, for 3.11."""
+    import os
+    import sys
+    import warnings
+
+    root = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # stacklevel 2: this function's caller
+    while frame is not None and frame.f_code.co_filename.startswith(root):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

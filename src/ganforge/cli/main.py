@@ -79,6 +79,13 @@ def sample(
     length: Annotated[
         int | None, typer.Option(help="Sequences: steps per sequence (default: the training window).")
     ] = None,
+    class_shares: Annotated[
+        bool,
+        typer.Option(
+            "--keep-class-shares/--generator-mix",
+            help="Tables fitted with --target: rows keep the target's real class shares, or the generator's own mix.",
+        ),
+    ] = True,
 ) -> None:
     """Generate images, table rows, points or sequences from a trained run (tables stream to disk in chunks)."""
     from ganforge.engine import artifact
@@ -92,6 +99,10 @@ def sample(
         raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
     if engine == "torch" and onnx is not None:
         raise GanforgeError("--onnx needs --engine onnx")
+    config = artifact.read_config(run)
+    wing = registry.wing(config.get("kind"))
+    if not class_shares and "class_shares" not in wing.sample_options:
+        raise wing.unsupported("--generator-mix")
     if shards is not None:
         from ganforge.sampling.sharded import sample_shards
 
@@ -99,16 +110,15 @@ def sample(
             raise GanforgeError("--grid cannot be sharded; drop --grid or --shards")
         summary = sample_shards(run, n, out, shards, workers=workers, seed=seed, klass=klass, watermark=watermark,
                                 conditions=parse_conditions(condition or []), engine=engine, onnx=onnx, device=device,
-                                report=lambda line: console.print(line, highlight=False))  # fmt: skip
+                                class_shares=class_shares, report=lambda line: console.print(line, highlight=False))  # fmt: skip
         out_console.print(summary["message"], highlight=False, soft_wrap=True)
         return
-    config = artifact.read_config(run)
-    wing = registry.wing(config.get("kind"))
     if length is not None and "length" not in wing.sample_options:
         raise wing.unsupported("--length")
     at_least("--length", length, 1)
     options = {"n": n, "klass": klass, "condition": condition, "seed": seed, "grid": grid, "device": device,
-               "watermark": watermark, "engine": engine, "onnx": onnx, "length": length}  # fmt: skip
+               "watermark": watermark, "engine": engine, "onnx": onnx, "length": length,
+               "class_shares": class_shares}  # fmt: skip
     message = wing.sample_cli(run, config, out, options)
     out_console.print(message)
 

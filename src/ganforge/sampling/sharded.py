@@ -34,7 +34,18 @@ JOB = "_job.json"
 DONE = ".done"
 PARTIAL = ".partial"
 MAX_SHARDS = 99_999  # five digits in the file names
-COMPARED = ("kind", "weights_sha256", "n", "shards", "seed", "conditions", "class", "watermark", "engine")
+COMPARED = (
+    "kind",
+    "weights_sha256",
+    "n",
+    "shards",
+    "seed",
+    "conditions",
+    "class",
+    "watermark",
+    "engine",
+    "class_shares_kept_of",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class ShardTask:
     engine: str = "torch"
     onnx: str | None = None
     device: str = "cpu"
+    class_shares: bool = True  # tables fitted with a target: keep its real class shares
 
     @property
     def name(self) -> str:
@@ -191,6 +203,7 @@ def sample_shards(
     onnx: str | Path | None = None,
     device: str = "cpu",
     report: Callable[[str], None] | None = None,
+    class_shares: bool = True,
 ) -> dict[str, Any]:
     """Write ``n`` rows (table runs) or images (image runs) of ``run_dir`` as ``shards`` files in ``out``.
 
@@ -202,10 +215,14 @@ def sample_shards(
 
     run, out = Path(run_dir).resolve(), Path(out)
     task = ShardTask(str(run), "", str(out), 0, shards, 1, 0, conditions or None, klass, watermark,
-                     engine, str(onnx) if onnx else None, device)  # fmt: skip
+                     engine, str(onnx) if onnx else None, device, class_shares)  # fmt: skip
     task, wing, n = _prepare(task, n, workers, seed)
     kind = task.kind
+    if not class_shares and "class_shares" not in wing.sample_options:
+        raise wing.unsupported("class_shares=False (the generator's own class mix)")
     extra = {"class": klass, "watermark": watermark, "engine": engine}
+    if "class_shares" in wing.sample_options:  # what a table job's rows keep (class_shares_kept_of)
+        extra["class_shares_kept_of"] = _model(task).shares_kept_of(conditions or None, class_shares)
     try:
         out.mkdir(parents=True, exist_ok=True)
         job = claim_job(out, _settings(run, kind, n, shards, seed, conditions=conditions, **extra))

@@ -150,7 +150,8 @@ def sample_cli(run: Path, out: Path, options: dict[str, Any]) -> str:
     model = load(run, device=options["device"])
     rows = options.get("n") or int(model.data_info.get("rows", 1000))
     conditions = parse_conditions(options.get("condition") or [])
-    path = model.sample_to_file(rows, out, seed=options.get("seed"), conditions=conditions)
+    keep = options.get("class_shares", True)
+    path = model.sample_to_file(rows, out, options.get("seed"), conditions, keep_class_shares=keep)
     return f"wrote {rows:,} synthetic rows to {path}"
 
 

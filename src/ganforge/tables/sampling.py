@@ -11,7 +11,6 @@ generator's drift.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,7 +20,7 @@ import pandas as pd
 import torch
 
 from ganforge.core.io import atomic_file, substream_seed
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, warn_caller
 
 
 class ClassPlan(NamedTuple):
@@ -125,11 +124,10 @@ class TableSampling:
             parts.append(enc[keep])
         # a class made at under a third of its real share, once enough rows were drawn to tell (>= 30 expected)
         if ((made * shares >= 30) & (seen < made * shares / 3)).any():
-            warnings.warn(
+            warn_caller(
                 f"the generator makes some class of {plan.column!r} at under a third of its real share; keeping "
-                "the class shares generates that many more rows (keep_class_shares=False gives its own mix)",
-                UserWarning,
-                stacklevel=4,
+                "the class shares generates that many more rows (keep_class_shares=False or --generator-mix "
+                "gives its own mix)"
             )
         return np.concatenate(parts)[torch.randperm(n, generator=gen).numpy()]
 
@@ -296,7 +294,7 @@ def write_parquet_shard(task: Any, model: Any, fh: Any) -> int:
     # rows_in_chunks is the model's own chunked generator (sample / sample_to_file use it): conditions, filters
     # and decoding stay in one place; only the ids are renumbered so they are unique across shards.
     for df in model.rows_in_chunks(
-        stop - start, substream_seed(task.seed, task.k), task.conditions, SHARD_CHUNK_ROWS
+        stop - start, substream_seed(task.seed, task.k), task.conditions, SHARD_CHUNK_ROWS, task.class_shares
     ):
         for m in id_cols:
             df[m.name] = generate_ids(m, len(df), start=start + made).set_axis(df.index)

@@ -13,6 +13,7 @@ class TablesWing(Wing):
     package = "ganforge.tables"
     unit = "rows"
     shard_suffix = "parquet"
+    sample_options = ("class_shares",)
 
     def load(self, run_dir: Path, device: str = "cpu") -> Any:
         from ganforge.tables.model import load_table
@@ -55,7 +56,12 @@ class TablesWing(Wing):
         from ganforge.safety.provenance import write_table_sidecar
 
         write_table_sidecar(
-            path, model, count, task.seed, task.conditions, model.shares_kept_of(task.conditions)
+            path,
+            model,
+            count,
+            task.seed,
+            task.conditions,
+            model.shares_kept_of(task.conditions, task.class_shares),
         )
 
     def shard_complete(self, path: Path) -> bool:
