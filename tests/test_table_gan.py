@@ -354,9 +354,17 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
         return rows
 
     monkeypatch.setattr(gan, "_generate", rarely_violet)
-    with pytest.warns(UserWarning, match="under a third of its real share") as caught:
+    with pytest.warns(UserWarning, match="under a third of its real share"):
         assert len(gan.sample(300, seed=0)) == 300
-    assert caught[0].filename == __file__  # the warning points at the caller's line, not at ganforge
+    from ganforge.core import registry
+    from ganforge.sampling.sharded import ShardTask
+
+    task = ShardTask(str(tmp_path / "run"), "table", str(tmp_path), 0, 1, 300, 0)
+    with open(tmp_path / "shard.parquet", "wb") as fh, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry.wing("table").write_shard(task, gan, fh)  # four calls deep inside the package
+    [warning] = [w for w in caught if "under a third" in str(w.message)]
+    assert warning.filename == __file__  # the warning points at the caller's line, not at ganforge
     monkeypatch.setattr(gan, "_generate", only_red)
     with pytest.raises(ConfigError, match="too few rows of some class of 'colour'"):
         gan.sample(50, seed=0)
@@ -397,6 +405,12 @@ def test_the_command_line_and_shards_keep_the_class_shares_or_the_generators_mix
                           "-n", "2000", "--shards", "2", "--seed", "1", "--generator-mix")  # fmt: skip
     assert proc.returncode != 0
     assert "holds another sampling job (class_shares_kept_of 'colour' there, None here)" in proc.stderr
+    # A job recorded before the key existed kept the shares: resumed as it was, refused with the other mix.
+    job.pop("class_shares_kept_of")
+    (tmp_path / "shards" / "_job.json").write_text(json.dumps(job))
+    assert sample_shards(tmp_path / "run", 2000, tmp_path / "shards", 2, seed=1)["skipped"] == 2
+    with pytest.raises(ConfigError, match="class_shares_kept_of 'colour' there, None here"):
+        sample_shards(tmp_path / "run", 2000, tmp_path / "shards", 2, seed=1, class_shares=False)
 
 
 @pytest.mark.parametrize("name", ["rate_weight", "target_weight"])

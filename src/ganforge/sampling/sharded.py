@@ -10,7 +10,7 @@ how many workers or torchrun ranks wrote it.
 Resuming: a shard is written to a temporary name, fsynced and renamed; only then is its record
 ``<shard>.done`` (rows, bytes, SHA-256) written. A restart of the same command skips every shard whose
 record matches its file and redoes the rest. ``_job.json`` pins the job's settings (weights, n, shards,
-seed, conditions): a different command into the same folder is refused, and a job started without a
+seed, conditions; for tables the target whose class shares the rows keep): a different command into the same folder is refused, and a job started without a
 seed continues with the seed it recorded.
 """
 
@@ -153,8 +153,9 @@ def _settings(run: Path, kind: str, n: int, shards: int, seed: int | None, **res
             "seed": seed, "conditions": conditions, **rest, "run": str(run)}  # fmt: skip
 
 
-def claim_job(out: Path, wanted: dict[str, Any]) -> dict[str, Any]:
-    """The job recorded in ``out``: created from ``wanted`` if absent, else checked against it.
+def claim_job(out: Path, wanted: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The job recorded in ``out``: created from ``wanted`` if absent, else checked against it; ``before``
+    holds what a key a record lacks stood for (a job recorded before the key existed).
 
     Creation is race-free across ranks and processes: the record is written to a private temp file and
     hard-linked into place, which fails if another process got there first; everyone then reads the one
@@ -178,9 +179,10 @@ def claim_job(out: Path, wanted: dict[str, Any]) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path} is unreadable ({e}); remove it to start a new job in {out}") from None
     diff = [
-        f"{key} {recorded.get(key)!r} there, {wanted.get(key)!r} here"
+        f"{key} {recorded.get(key, (before or {}).get(key))!r} there, {wanted.get(key)!r} here"
         for key in COMPARED
-        if not (key == "seed" and wanted["seed"] is None) and recorded.get(key) != wanted.get(key)
+        if not (key == "seed" and wanted["seed"] is None)
+        and recorded.get(key, (before or {}).get(key)) != wanted.get(key)
     ]
     if diff:
         raise ConfigError(
@@ -209,7 +211,8 @@ def sample_shards(
 
     Finished shards are skipped, so re-running the same call resumes a killed job. ``workers`` > 1 makes
     shards in that many spawned processes; under torchrun, rank r makes the shards k with k % world == r.
-    ``report`` gets one line per finished shard (default: stderr). Returns a summary dict.
+    ``report`` gets one line per finished shard (default: stderr). ``class_shares``: tables fitted with a
+    target keep its real class shares (False: the generator's own mix). Returns a summary dict.
     """
     from ganforge.engine.distributed import world
 
@@ -220,12 +223,14 @@ def sample_shards(
     kind = task.kind
     if not class_shares and "class_shares" not in wing.sample_options:
         raise wing.unsupported("class_shares=False (the generator's own class mix)")
-    extra = {"class": klass, "watermark": watermark, "engine": engine}
+    extra, before = {"class": klass, "watermark": watermark, "engine": engine}, {}
     if "class_shares" in wing.sample_options:  # what a table job's rows keep (class_shares_kept_of)
         extra["class_shares_kept_of"] = _model(task).shares_kept_of(conditions or None, class_shares)
+        # jobs recorded before the key existed kept the shares whenever the model could
+        before["class_shares_kept_of"] = _model(task).shares_kept_of(conditions or None)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        job = claim_job(out, _settings(run, kind, n, shards, seed, conditions=conditions, **extra))
+        job = claim_job(out, _settings(run, kind, n, shards, seed, conditions=conditions, **extra), before)
     except OSError as e:
         raise ConfigError(f"cannot write the job folder {out}: {e.strerror or e}") from None
     me = world()
