@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -88,21 +88,13 @@ def sample(
     ] = True,
 ) -> None:
     """Generate images, table rows, points or sequences from a trained run (tables stream to disk in chunks)."""
-    from ganforge.engine import artifact
     from ganforge.engine.cli import at_least, check_seed, parse_conditions
 
     if n is not None and n < 1:
         raise GanforgeError(f"-n must be >= 1 (got {n})")
     check_seed(seed)
     klass = _class_option(klass)
-    if engine not in ("torch", "onnx"):
-        raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
-    if engine == "torch" and onnx is not None:
-        raise GanforgeError("--onnx needs --engine onnx")
-    config = artifact.read_config(run)
-    wing = registry.wing(config.get("kind"))
-    if not class_shares and "class_shares" not in wing.sample_options:
-        raise wing.unsupported("--generator-mix")
+    config, wing = _sample_run(run, engine, onnx, class_shares)
     if shards is not None:
         from ganforge.sampling.sharded import sample_shards
 
@@ -121,6 +113,22 @@ def sample(
                "class_shares": class_shares}  # fmt: skip
     message = wing.sample_cli(run, config, out, options)
     out_console.print(message)
+
+
+def _sample_run(run: Path, engine: str, onnx: Path | None, class_shares: bool) -> tuple[dict, Any]:
+    """``sample``'s run: its config and wing, once the engine options and those only some kinds take are
+    checked."""
+    from ganforge.engine import artifact
+
+    if engine not in ("torch", "onnx"):
+        raise GanforgeError(f"--engine must be torch or onnx (got {engine!r})")
+    if engine == "torch" and onnx is not None:
+        raise GanforgeError("--onnx needs --engine onnx")
+    config = artifact.read_config(run)
+    wing = registry.wing(config.get("kind"))
+    if not class_shares and "class_shares" not in wing.sample_options:
+        raise wing.unsupported("--generator-mix")
+    return config, wing
 
 
 def _class_option(klass: str | None) -> int | str | None:

@@ -10,8 +10,8 @@ how many workers or torchrun ranks wrote it.
 Resuming: a shard is written to a temporary name, fsynced and renamed; only then is its record
 ``<shard>.done`` (rows, bytes, SHA-256) written. A restart of the same command skips every shard whose
 record matches its file and redoes the rest. ``_job.json`` pins the job's settings (weights, n, shards,
-seed, conditions; for tables the target whose class shares the rows keep): a different command into the same folder is refused, and a job started without a
-seed continues with the seed it recorded.
+seed, conditions; for tables the target whose class shares the rows keep): a different command into the
+same folder is refused, and a job started without a seed continues with the seed it recorded.
 """
 
 from __future__ import annotations
@@ -178,11 +178,11 @@ def claim_job(out: Path, wanted: dict[str, Any], before: dict[str, Any] | None =
         recorded = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path} is unreadable ({e}); remove it to start a new job in {out}") from None
+    was = (before or {}) | recorded  # a key the record lacks reads as what it stood for
     diff = [
-        f"{key} {recorded.get(key, (before or {}).get(key))!r} there, {wanted.get(key)!r} here"
+        f"{key} {was.get(key)!r} there, {wanted.get(key)!r} here"
         for key in COMPARED
-        if not (key == "seed" and wanted["seed"] is None)
-        and recorded.get(key, (before or {}).get(key)) != wanted.get(key)
+        if not (key == "seed" and wanted["seed"] is None) and was.get(key) != wanted.get(key)
     ]
     if diff:
         raise ConfigError(
@@ -225,9 +225,10 @@ def sample_shards(
         raise wing.unsupported("class_shares=False (the generator's own class mix)")
     extra, before = {"class": klass, "watermark": watermark, "engine": engine}, {}
     if "class_shares" in wing.sample_options:  # what a table job's rows keep (class_shares_kept_of)
-        extra["class_shares_kept_of"] = _model(task).shares_kept_of(conditions or None, class_shares)
+        model = _model(task)
+        extra["class_shares_kept_of"] = model.shares_kept_of(conditions or None, class_shares)
         # jobs recorded before the key existed kept the shares whenever the model could
-        before["class_shares_kept_of"] = _model(task).shares_kept_of(conditions or None)
+        before["class_shares_kept_of"] = model.shares_kept_of(conditions or None)
     try:
         out.mkdir(parents=True, exist_ok=True)
         job = claim_job(out, _settings(run, kind, n, shards, seed, conditions=conditions, **extra), before)
