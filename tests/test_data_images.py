@@ -49,8 +49,9 @@ def test_class_subfolders_give_sorted_names_and_matching_labels(tmp_path: Path) 
     solid(tmp_path / "apple" / "deeper" / "still" / "a1.png", color=RED)  # nested: still class "apple"
     (tmp_path / "README.txt").write_text("not an image, and fine next to class folders")
 
-    with pytest.warns(UserWarning, match="skipped 1 file"):
+    with pytest.warns(UserWarning, match="skipped 1 file") as caught:
         ds = load_image_folder(tmp_path, 16)
+    assert caught[0].filename == __file__  # the caller's line, not the package's
 
     assert ds.class_names == ["apple", "zebra"] and ds.num_classes == 2
     assert ds.labels is not None and ds.labels.dtype == np.int64

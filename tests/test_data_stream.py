@@ -63,8 +63,9 @@ def test_unreadable_file_met_in_training_is_replaced_by_the_next_readable_one(tm
     bad.write_bytes(bad.read_bytes()[:60])  # the header still opens; the pixels are gone
     streamed = StreamingImageFolder(folder, 16)
     assert len(streamed) == 18  # the scan reads headers only
-    with pytest.warns(UserWarning, match="unreadable image .*04.png; using 05.png"):
+    with pytest.warns(UserWarning, match="unreadable image .*04.png; using 05.png") as caught:
         images, labels = streamed.read([4])
+    assert caught[0].filename == __file__
     np.testing.assert_array_equal(images, streamed.read([5])[0])
     assert labels.tolist() == [0]
 
@@ -130,6 +131,26 @@ def test_each_rank_reads_only_its_row_groups_and_the_buffer_refreshes_within_its
         assert set(src.reads) == mine  # read all of its own groups, nothing of the others'
         assert seen == mine  # rows of every one of them reached batches: the buffer turned over
         assert max(sizes) <= 600 and len(src.groups) > src.slots
+
+
+def test_rows_of_a_category_the_sample_never_showed_are_skipped_with_a_warning_at_the_callers_line(
+    tmp_path: Path,
+) -> None:
+    path, df = parquet(tmp_path)
+    df.loc[df["group"] == "g05", "colour"] = "purple"  # one row group holds a colour of its own
+    df.to_parquet(path, row_group_size=400)
+    sample = df[df["group"] != "g05"].sample(2000, random_state=0)  # the fitting sample never shows it
+    codec = TableCodec.fit(sample, infer_metadata(sample))
+    spans = [(s.start, s.size) for s, _ in codec.discrete_spans()]
+    with pytest.warns(UserWarning, match="row group 5 of t.parquet has 400 row") as caught:
+        src = ParquetStreamSource(path, codec, codec.encode(sample), spans, buffer_rows=800, slots=2)
+        seen: set[int] = set()
+        for _ in range(80):
+            x, _ = src.sample(50)
+            seen |= groups_of(codec, x)
+    assert src.skipped_rows == 400 * src.reads[5] and src.reads[5] >= 1
+    assert 5 not in seen and len(seen) >= 8  # training went on with the other groups
+    assert {w.filename for w in caught} == {__file__}  # pointed at this line, not inside the package
 
 
 def test_stream_state_resumes_exactly_and_keeps_the_shared_stream_untouched(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, ImageOps
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, warn_caller
 
 SUPPORTED_RESOLUTIONS = (16, 28, 32, 56, 64, 128)
 
@@ -215,7 +214,7 @@ def class_folder(root: Path, path: Path) -> str | None:
 def warn_skipped(paths: list[Path], what: str, root: Path) -> None:
     if paths:
         example = paths[0].relative_to(root)
-        warnings.warn(f"skipped {len(paths)} {what} in {root} (e.g. {example})", UserWarning, stacklevel=3)
+        warn_caller(f"skipped {len(paths)} {what} in {root} (e.g. {example})")
 
 
 def load_image_folder(

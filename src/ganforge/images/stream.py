@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ganforge.errors import DataError
+from ganforge.errors import DataError, warn_caller
 from ganforge.images.data import (
     auto_resolution,
     check_channels,
@@ -214,10 +213,8 @@ class StreamingImageFolder:
         for step in range(1, n):
             other = (index + step) % n
             if self._decode_one(other) is not None:
-                warnings.warn(
-                    f"skipped unreadable image {self.file(index)}; using {self.file(other).name} in its place",
-                    UserWarning,
-                    stacklevel=4,
+                warn_caller(
+                    f"skipped unreadable image {self.file(index)}; using {self.file(other).name} in its place"
                 )
                 self._stand_in[index] = other
                 return other

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, warn_caller
 from ganforge.tables.codec import TableCodec
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -283,11 +282,9 @@ class ParquetStreamSource:
 
     def _warn_skipped(self, count: int, group: int) -> None:
         if self.skipped_rows == 0:
-            warnings.warn(
+            warn_caller(
                 f"row group {group} of {self.path.name} has {count} row(s) with a category or missing value "
-                "the fitting sample never showed; such rows are skipped",
-                UserWarning,
-                stacklevel=2,
+                "the fitting sample never showed; such rows are skipped"
             )
         self.skipped_rows += count
 
