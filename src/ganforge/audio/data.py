@@ -213,19 +213,9 @@ def _reading_order(classes: list[str | None]) -> list[int]:
     return [i for _, _, i in sorted(keyed)]
 
 
-def load_folder(
-    path: str | os.PathLike[str], sample_rate: int, length: int, max_files: int | None = None
-) -> AudioData:
-    """Every audio file below the folder ``path`` as clips of ``length`` samples at ``sample_rate``.
-
-    Two or more first-level sub-folders holding audio are classes (sorted by name); audio directly in the
-    folder next to them is an error. Files are read on a few threads; silent (peak < 1e-4) and unreadable
-    files are skipped, each with a reason in ``skipped``. ``max_files`` reads a fixed-seed random subset of
-    about that many usable files (every class represented, in proportion), reading on past unusable ones.
-    """
-    _check_rate_and_length(sample_rate, length)
-    _check_max_files(max_files)
-    root = Path(path)
+def _audio_files(root: Path) -> tuple[list[Path], list[str], list[str | None], list[str]]:
+    """The audio files below ``root``, their relative paths, class folders (None each without classes)
+    and the sorted class names (none unless two or more first-level folders hold audio)."""
     if not root.exists():
         raise DataError(
             f"no such folder: {root}; DATA must be a folder of audio files ({', '.join(AUDIO_SUFFIXES)})"
@@ -245,7 +235,7 @@ def load_folder(
         )
         raise DataError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {root}{hint}")
     rel = [p.relative_to(root).as_posix() for p in files]
-    folders = [r.split("/")[0] if "/" in r else None for r in rel]
+    folders: list[str | None] = [r.split("/")[0] if "/" in r else None for r in rel]
     class_names = sorted({c for c in folders if c is not None})
     if len(class_names) >= 2 and None in folders:
         loose = rel[folders.index(None)]
@@ -255,8 +245,49 @@ def load_folder(
             "move the loose files into a class folder, or the class folders' files up"
         )
     if len(class_names) < 2:
-        class_names = []
-        folders = [None] * len(files)
+        return files, rel, [None] * len(files), []
+    return files, rel, folders, class_names
+
+
+def _check_usable(
+    root: Path, clips: dict[int, np.ndarray], reasons: dict[int, str], rel: list[str],
+    folders: list[str | None], class_names: list[str], max_files: int | None,
+) -> None:  # fmt: skip
+    """Refuse a read that left no usable clip, or a class folder without one."""
+    if not clips:
+        first = min(reasons)
+        raise DataError(
+            f"no usable audio in {root}: {len(reasons)} file(s) read, all silent or unreadable "
+            f"(first: {rel[first]}: {reasons[first]})"
+        )
+    tried = set(clips) | set(reasons)
+    for name in class_names:
+        if not any(folders[i] == name for i in clips):
+            bad = [i for i in sorted(reasons) if folders[i] == name]
+            every = all(i in tried for i, c in enumerate(folders) if c == name)
+            scope = (
+                f"{len(bad)} file(s)" if every else f"the {len(bad)} file(s) read of max_files={max_files}"
+            )
+            raise DataError(
+                f"class folder {name!r} in {root} has no usable audio: {scope}, all silent or unreadable "
+                f"(first: {rel[bad[0]]}: {reasons[bad[0]]})"
+            )
+
+
+def load_folder(
+    path: str | os.PathLike[str], sample_rate: int, length: int, max_files: int | None = None
+) -> AudioData:
+    """Every audio file below the folder ``path`` as clips of ``length`` samples at ``sample_rate``.
+
+    Two or more first-level sub-folders holding audio are classes (sorted by name); audio directly in the
+    folder next to them is an error. Files are read on a few threads; silent (peak < 1e-4) and unreadable
+    files are skipped, each with a reason in ``skipped``. ``max_files`` reads a fixed-seed random subset of
+    about that many usable files (every class represented, in proportion), reading on past unusable ones.
+    """
+    _check_rate_and_length(sample_rate, length)
+    _check_max_files(max_files)
+    root = Path(path)
+    files, rel, folders, class_names = _audio_files(root)
     if max_files is not None and class_names and max_files < len(class_names):
         raise ConfigError(
             f"max_files={max_files} is fewer than the {len(class_names)} class folders in {root}; "
@@ -288,23 +319,7 @@ def load_folder(
                 else:
                     clips[i] = clip
     skipped = [f"{rel[i]}: {reasons[i]}" for i in sorted(reasons)]
-    if not clips:
-        raise DataError(
-            f"no usable audio in {root}: {len(reasons)} file(s) read, all silent or unreadable "
-            f"(first: {skipped[0]})"
-        )
-    tried = set(clips) | set(reasons)
-    for name in class_names:
-        if not any(folders[i] == name for i in clips):
-            bad = [i for i in sorted(reasons) if folders[i] == name]
-            every = all(i in tried for i, c in enumerate(folders) if c == name)
-            scope = (
-                f"{len(bad)} file(s)" if every else f"the {len(bad)} file(s) read of max_files={max_files}"
-            )
-            raise DataError(
-                f"class folder {name!r} in {root} has no usable audio: {scope}, all silent or unreadable "
-                f"(first: {rel[bad[0]]}: {reasons[bad[0]]})"
-            )
+    _check_usable(root, clips, reasons, rel, folders, class_names, max_files)
     keep = sorted(clips)
     labels = None
     if class_names:

@@ -250,6 +250,67 @@ def _recalibrate_batch_norm(model: ClipClassifier, clips: torch.Tensor, batch: i
     model.eval()
 
 
+def _check_training(
+    class_names: list[str], epochs: Any, minutes: Any, batch_size: int, lr: float, weight_decay: float
+) -> None:
+    """train_classifier's settings, each refused in one line."""
+    k = len(class_names)
+    if k < 2:
+        raise ConfigError(f"a classifier needs at least 2 classes, got {k}: {class_names}")
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1
+    ):
+        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+    if minutes is not None and not (isinstance(minutes, (int, float)) and 0 < minutes < math.inf):
+        raise ConfigError(f"minutes must be a positive number, got {minutes!r}")
+    if batch_size < 2 or not lr > 0 or weight_decay < 0:
+        raise ConfigError(
+            f"need batch_size >= 2, lr > 0, weight_decay >= 0; got {batch_size}, {lr}, {weight_decay}"
+        )
+
+
+def _train_epochs(
+    model: ClipClassifier, data: torch.Tensor, targets: torch.Tensor, g: torch.Generator, seed: int,
+    epochs: int | None, minutes: float | None, batch_size: int, lr: float, weight_decay: float, augment: bool,
+) -> tuple[int, float]:  # fmt: skip
+    """train_classifier's loop (see there); returns the epochs run and the last epoch's accuracy."""
+    dev = data.device
+    batch = min(batch_size, len(data))
+    # the last partial batch is dropped (batch norm likes full ones)
+    steps_per_epoch = max(1, len(data) // batch)
+    planned = None if minutes is not None else (epochs if epochs is not None else DEFAULT_EPOCHS)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    step, epoch, correct, seen = 0, 0, 0, 0
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed + 1)
+        model.train()
+        while planned is None or epoch < planned:
+            order = torch.randperm(len(data), generator=g).to(dev)
+            correct, seen = 0, 0
+            for b in range(steps_per_epoch):
+                idx = order[b * batch : (b + 1) * batch]
+                xb = _augment(data[idx], g) if augment else data[idx]
+                total = (planned or 2) * steps_per_epoch
+                for group in opt.param_groups:
+                    group["lr"] = lr * _lr_factor(step, steps_per_epoch, total)
+                logits = model(xb)
+                loss = loss_fn(logits, targets[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                correct += int((logits.argmax(1) == targets[idx]).sum())
+                seen += len(idx)
+            epoch += 1
+            if planned is None:  # the minutes budget: fix the count once the first epoch is timed
+                fit = int(minutes * 60 / max(time.perf_counter() - start, 1e-6))
+                planned = max(1, min(fit, epochs if epochs is not None else fit))
+    return epoch, correct / max(seen, 1)
+
+
 def train_classifier(
     clips: np.ndarray,
     labels: np.ndarray,
@@ -281,18 +342,7 @@ def train_classifier(
     """
     class_names = [str(c) for c in class_names]
     k = len(class_names)
-    if k < 2:
-        raise ConfigError(f"a classifier needs at least 2 classes, got {k}: {class_names}")
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1
-    ):
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
-    if minutes is not None and not (isinstance(minutes, (int, float)) and 0 < minutes < math.inf):
-        raise ConfigError(f"minutes must be a positive number, got {minutes!r}")
-    if batch_size < 2 or not lr > 0 or weight_decay < 0:
-        raise ConfigError(
-            f"need batch_size >= 2, lr > 0, weight_decay >= 0; got {batch_size}, {lr}, {weight_decay}"
-        )
+    _check_training(class_names, epochs, minutes, batch_size, lr, weight_decay)
     with torch.random.fork_rng(devices=[]):  # the dropout and initial weights draw from the global stream
         torch.manual_seed(seed)
         model = ClipClassifier(sample_rate, class_names, **net)
@@ -313,39 +363,10 @@ def train_classifier(
     data = torch.from_numpy(x).to(dev)
     targets = torch.from_numpy(y).to(dev)
     g = torch.Generator().manual_seed(seed)
-    batch = min(batch_size, len(x))
-    # the last partial batch is dropped (batch norm likes full ones)
-    steps_per_epoch = max(1, len(x) // batch)
-    planned = None if minutes is not None else (epochs if epochs is not None else DEFAULT_EPOCHS)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
-    step, epoch, correct, seen = 0, 0, 0, 0
-    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed + 1)
-        model.train()
-        while planned is None or epoch < planned:
-            order = torch.randperm(len(x), generator=g).to(dev)
-            correct, seen = 0, 0
-            for b in range(steps_per_epoch):
-                idx = order[b * batch : (b + 1) * batch]
-                xb = _augment(data[idx], g) if augment else data[idx]
-                total = (planned or 2) * steps_per_epoch
-                for group in opt.param_groups:
-                    group["lr"] = lr * _lr_factor(step, steps_per_epoch, total)
-                logits = model(xb)
-                loss = loss_fn(logits, targets[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                correct += int((logits.argmax(1) == targets[idx]).sum())
-                seen += len(idx)
-            epoch += 1
-            if planned is None:  # the minutes budget: fix the count once the first epoch is timed
-                fit = int(minutes * 60 / max(time.perf_counter() - start, 1e-6))
-                planned = max(1, min(fit, epochs if epochs is not None else fit))
+    epoch, accuracy = _train_epochs(
+        model, data, targets, g, seed, epochs, minutes, batch_size, lr, weight_decay, augment
+    )
     _recalibrate_batch_norm(model, data[torch.randperm(len(x), generator=g)[:_RECALIBRATION_CLIPS].to(dev)])
     model.info = {
         "epochs": epoch,
@@ -353,7 +374,7 @@ def train_classifier(
         "n_train": len(x),
         "clip_samples": int(x.shape[1]),
         "seed": int(seed),
-        "train_accuracy_augmented_last_epoch": correct / max(seen, 1),
+        "train_accuracy_augmented_last_epoch": accuracy,
         "valid_accuracy": None,
         "n_valid": 0,
     }
@@ -605,25 +626,7 @@ def evaluate_clips(
     """
     class_names = list(model.class_names)
     k = len(class_names)
-    if sample_rate is not None and int(sample_rate) != model.sample_rate:
-        raise ConfigError(
-            f"clips are at {sample_rate} Hz but the classifier was trained at {model.sample_rate} Hz"
-        )
-    gen = _check_clips(generated, "generated clips", model.min_samples)
-    ref = _check_clips(real, "real clips", model.min_samples)
-    if len(gen) < 2 or len(ref) < 2:
-        raise DataError(f"need at least 2 generated and 2 real clips, got {len(gen)} and {len(ref)}")
-    if asked is not None:
-        asked = _check_labels(asked, len(gen), k, "asked classes")
-    if train_clips is not None:
-        train = _check_clips(train_clips, "training clips", model.min_samples)
-        if train.shape[1] != gen.shape[1]:
-            raise DataError(
-                f"training clips are {train.shape[1]} samples long but generated ones {gen.shape[1]}; "
-                "memorisation compares clips of one length"
-            )
-        if len(train) < 3:
-            raise DataError(f"memorisation needs at least 3 training clips, got {len(train)}")
+    gen, ref, asked, train = _check_evaluation(model, generated, real, asked, train_clips, sample_rate)
     gen_f, gen_p = embed(model, gen, batch)
     real_f, real_p = embed(model, ref, batch)
     gen_pred, real_pred = gen_p.argmax(1), real_p.argmax(1)
@@ -648,21 +651,55 @@ def evaluate_clips(
             for c, name in enumerate(class_names)
         }
         result["conditional"] = {"accuracy": float(hit.mean()), "per_class": per_class, "chance": 1.0 / k}
-    if train_clips is not None:
-        m = memorisation(
-            _memorisation_space(model, gen, batch), _memorisation_space(model, train, batch),
-            quantile=COPY_QUANTILE, n_baseline=1000, n_pairs=5, seed=seed,
-        )  # fmt: skip
-        result["memorisation"] = {
-            "space": "normalised log-mel, 2x2 averaged, Euclidean",
-            "copy_share": m["memorised_share"],
-            "baseline_share": m["baseline_share"],
-            "threshold": m["threshold"],
-            "quantile": m["quantile"],
-            "median_distance_ratio": m["median_distance_ratio"],
-            "flagged": m["flagged"],
-            "closest": m["closest"],
-            "n_train": m["n_train"],
-            "n_baseline": m["n_baseline"],
-        }
+    if train is not None:
+        result["memorisation"] = _clip_memorisation(model, gen, train, batch, seed)
     return result
+
+
+def _check_evaluation(
+    model: ClipClassifier, generated: Any, real: Any, asked: Any, train_clips: Any, sample_rate: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """evaluate_clips' inputs checked (each problem one line): generated, real, asked, training clips."""
+    if sample_rate is not None and int(sample_rate) != model.sample_rate:
+        raise ConfigError(
+            f"clips are at {sample_rate} Hz but the classifier was trained at {model.sample_rate} Hz"
+        )
+    gen = _check_clips(generated, "generated clips", model.min_samples)
+    ref = _check_clips(real, "real clips", model.min_samples)
+    if len(gen) < 2 or len(ref) < 2:
+        raise DataError(f"need at least 2 generated and 2 real clips, got {len(gen)} and {len(ref)}")
+    if asked is not None:
+        asked = _check_labels(asked, len(gen), len(model.class_names), "asked classes")
+    train = None
+    if train_clips is not None:
+        train = _check_clips(train_clips, "training clips", model.min_samples)
+        if train.shape[1] != gen.shape[1]:
+            raise DataError(
+                f"training clips are {train.shape[1]} samples long but generated ones {gen.shape[1]}; "
+                "memorisation compares clips of one length"
+            )
+        if len(train) < 3:
+            raise DataError(f"memorisation needs at least 3 training clips, got {len(train)}")
+    return gen, ref, asked, train
+
+
+def _clip_memorisation(
+    model: ClipClassifier, gen: np.ndarray, train: np.ndarray, batch: int, seed: int
+) -> dict[str, Any]:
+    """evaluate_clips' ``memorisation`` entry (see there)."""
+    m = memorisation(
+        _memorisation_space(model, gen, batch), _memorisation_space(model, train, batch),
+        quantile=COPY_QUANTILE, n_baseline=1000, n_pairs=5, seed=seed,
+    )  # fmt: skip
+    return {
+        "space": "normalised log-mel, 2x2 averaged, Euclidean",
+        "copy_share": m["memorised_share"],
+        "baseline_share": m["baseline_share"],
+        "threshold": m["threshold"],
+        "quantile": m["quantile"],
+        "median_distance_ratio": m["median_distance_ratio"],
+        "flagged": m["flagged"],
+        "closest": m["closest"],
+        "n_train": m["n_train"],
+        "n_baseline": m["n_baseline"],
+    }

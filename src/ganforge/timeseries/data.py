@@ -65,6 +65,41 @@ def read_series(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str
     return read_table(data), str(data), None, None
 
 
+def _feature_names(frame: pd.DataFrame, time: str | None, id: str | None, window: int, scaling: str) -> list:
+    """The feature columns (all but ``time`` and ``id``), after the settings and the layout are checked."""
+    if window < 2:
+        raise ConfigError(f"--window must be >= 2 (got {window})")
+    if scaling not in SCALINGS:
+        raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)} (got {scaling!r})")
+    for flag, col in (("--time", time), ("--id", id)):
+        if col is not None and col not in frame.columns:
+            raise DataError(f"{flag} {col!r} is not a column (columns: {', '.join(map(str, frame.columns))})")
+    if time is not None and time == id:
+        raise DataError(f"--time and --id name the same column {time!r}")
+    names = [c for c in frame.columns if c not in (time, id)]
+    if not names:
+        raise DataError("no feature column to learn besides the time and id columns")
+    if id is None and len(frame) < window:
+        n = len(frame)
+        raise DataError(
+            f"the series has {n} step{'s' if n != 1 else ''}, fewer than the window of {window}; "
+            "give a smaller --window"
+        )
+    return names
+
+
+def _numeric_values(frame: pd.DataFrame, numeric: list) -> np.ndarray:
+    """The numeric columns as float64 (NaN kept); an infinite value or an all-missing column is refused."""
+    values = frame[numeric].to_numpy(dtype=np.float64)
+    if not np.isfinite(values[~np.isnan(values)]).all():
+        bad = numeric[int(np.argwhere(np.isinf(values))[0][1])]
+        raise DataError(f"column {bad!r} holds infinite values")
+    empty = [c for c, all_nan in zip(numeric, np.isnan(values).all(axis=0), strict=True) if all_nan]
+    if empty:
+        raise DataError(f"column {empty[0]!r} has no values (all missing); drop it")
+    return values
+
+
 @dataclass
 class SeriesCodec:
     """What turns rows into scaled channels and back; saved in config.json.
@@ -135,37 +170,12 @@ class SeriesCodec:
         distribution function, so every feature's values spread evenly over [0, 1]) or "auto" (quantile
         for a heavy-tailed feature, |skewness| > 2, whose range its rare extremes set; min-max for the
         others, whose changes from step to step the scaling keeps in proportion)."""
-        if window < 2:
-            raise ConfigError(f"--window must be >= 2 (got {window})")
-        if scaling not in SCALINGS:
-            raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)} (got {scaling!r})")
-        for flag, col in (("--time", time), ("--id", id)):
-            if col is not None and col not in frame.columns:
-                raise DataError(
-                    f"{flag} {col!r} is not a column (columns: {', '.join(map(str, frame.columns))})"
-                )
-        if time is not None and time == id:
-            raise DataError(f"--time and --id name the same column {time!r}")
-        names = [c for c in frame.columns if c not in (time, id)]
-        if not names:
-            raise DataError("no feature column to learn besides the time and id columns")
-        if id is None and len(frame) < window:
-            n = len(frame)
-            raise DataError(
-                f"the series has {n} step{'s' if n != 1 else ''}, fewer than the window of {window}; "
-                "give a smaller --window"
-            )
+        names = _feature_names(frame, time, id, window, scaling)
         static = _static_columns(frame, names, id)
         numeric = [c for c in names if _is_number(frame[c]) and not _few_integers(frame[c])]
         categorical = [c for c in names if c not in numeric]
         levels = {str(c): _category_levels(frame[c], str(c)) for c in categorical}
-        values = frame[numeric].to_numpy(dtype=np.float64)
-        if not np.isfinite(values[~np.isnan(values)]).all():
-            bad = numeric[int(np.argwhere(np.isinf(values))[0][1])]
-            raise DataError(f"column {bad!r} holds infinite values")
-        empty = [c for c, all_nan in zip(numeric, np.isnan(values).all(axis=0), strict=True) if all_nan]
-        if empty:
-            raise DataError(f"column {empty[0]!r} has no values (all missing); drop it")
+        values = _numeric_values(frame, numeric)
         low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         varying = [c for c in names if c not in static]
         if not varying:
