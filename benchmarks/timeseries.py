@@ -6,9 +6,11 @@ Per data set: ganforge trains for ``--minutes``; PAR (pip ``sdv``, the bench ext
 windows given as a panel of 24-step sequences for ``--par-epochs`` epochs (its wall time is recorded);
 each model then makes as many windows as are compared -- ganforge as rows in the data's own layout (its
 decoding: categories, integers, copies of equal columns), cut into windows by the same function as the real
-rows (``plain_windows``: every feature min-max scaled with the real data's bounds). The real windows compared are ``--windows`` drawn
-at random from all windows (every window when fewer) -- the papers use all of them, which on this CPU
-would make the post-hoc classifiers the slowest part. Also: the predictive score of real windows (train on
+rows (``plain_windows``: every feature min-max scaled with the real data's bounds). Every real window is
+compared, as in the papers (``--windows N`` draws N at random instead; result files whose ``args``
+say ``"windows": 3000`` used 3,000): the post-hoc networks train for a fixed number of iterations, so more
+windows cost only ganforge's sampling and the test pass. PAR, which samples a few windows a second, trains
+on and makes ``--par-windows`` of them (3,000), scored against as many real ones. Also: the predictive score of real windows (train on
 one half, test on the other), ACF / cross-correlation errors, marginal KS, training time and sampling
 speed (windows per second).
 
@@ -26,12 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from _common import RESULTS, machine, parse_overrides
 
+from ganforge.core.config import TrainConfig, from_dict
 from ganforge.timeseries import metrics as tm
 from ganforge.timeseries.data import builtin_frame
 from ganforge.timeseries.model import SeriesGAN
@@ -70,14 +74,18 @@ def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, hig
 
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
                  seed: int, scale: Any, recipe: str = "direct", scaling: str = "minmax",
-                 overrides: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+                 overrides: dict[str, Any] | None = None,
+                 train: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
     """Train with ``recipe`` and ``scaling``, then sample ``n`` sequences of one window as rows (the model's own decoding: categories,
     copies of equal columns, integers) and cut them into protocol windows with ``scale``. ``overrides``:
-    further SeriesGAN keywords (an ablation row, e.g. learning rates)."""
+    further SeriesGAN keywords (an ablation row, e.g. learning rates); ``train``: settings of the engine's
+    training config (``share_fake``, ``r1_gamma``, ...)."""
     t0 = time.perf_counter()
     gan = SeriesGAN(
         minutes=minutes, seed=seed, device="cpu", recipe=recipe, scaling=scaling, **(overrides or {})
     )
+    if train:  # rebuilt, so unknown keys are named and values checked as a saved config's are
+        gan.train_config = from_dict(TrainConfig, asdict(gan.train_config) | train, what="training")
     gan.fit(frame, time=time_col, id=id_col)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -124,7 +132,10 @@ def main() -> None:
     ap.add_argument("--datasets", default="sines,stocks,energy")
     ap.add_argument("--minutes", type=float, default=5.0, help="ganforge training minutes per data set")
     ap.add_argument("--par-epochs", type=int, default=16, help="PARSynthesizer epochs (0: skip PAR)")
-    ap.add_argument("--windows", type=int, default=3000, help="real windows compared (and generated)")
+    ap.add_argument(
+        "--windows", type=int, default=0, help="real windows compared, drawn at random (0: every one)"
+    )
+    ap.add_argument("--par-windows", type=int, default=3000, help="windows PAR trains on and makes")
     ap.add_argument("--iterations", type=int, default=2000, help="post-hoc GRU training iterations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--recipes", default="direct,timegan", help="ganforge recipes trained, each --minutes")
@@ -137,8 +148,15 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="SeriesGAN keywords for every ganforge run, values as JSON or bare words (--set lr_g=2.5e-4 lr_d=1e-3)",
     )
+    ap.add_argument(
+        "--train",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="engine training settings for every ganforge run (--train share_fake=true)",
+    )
     args = ap.parse_args()
-    overrides = parse_overrides(args.set)
+    overrides, train = parse_overrides(args.set), parse_overrides(args.train)
     results: dict[str, Any] = {
         "machine": machine(),
         "args": vars(args),
@@ -156,14 +174,25 @@ def main() -> None:
 
         windows = scale(frame, id_col)
         rng = np.random.default_rng(args.seed)
-        real = windows[rng.choice(len(windows), min(args.windows, len(windows)), replace=False)]
+        k = len(windows) if args.windows <= 0 else min(args.windows, len(windows))
+        real = windows[rng.choice(len(windows), k, replace=False)]
         half = len(real) // 2
         row: dict[str, Any] = {"windows_total": len(windows), "windows_compared": len(real),
                                "real_predictive_mae": round(tm.predictive_score(real[:half], real[half:],
                                                             seed=args.seed, iterations=args.iterations)["mae"], 4)}  # fmt: skip
         for recipe, scaling in [(r, s) for r in args.recipes.split(",") for s in args.scalings.split(",")]:
             fake, info = run_ganforge(
-                frame, time_col, id_col, args.minutes, len(real), args.seed, scale, recipe, scaling, overrides
+                frame,
+                time_col,
+                id_col,
+                args.minutes,
+                len(real),
+                args.seed,
+                scale,
+                recipe,
+                scaling,
+                overrides,
+                train,
             )
             key = "ganforge" + (f"-{recipe}" if recipe != "direct" else "")
             key += f"-{scaling}" if scaling != "minmax" else ""
@@ -173,8 +202,9 @@ def main() -> None:
             out.write_text(json.dumps(results, indent=2, default=str) + "\n")
         if args.par_epochs > 0:
             try:
-                par_fake, par_info = run_par(real, args.par_epochs, len(real), args.seed)
-                row["PAR"] = par_info | scores(real, par_fake, args.seed, args.iterations)
+                sub = real[: max(args.par_windows, 2)]  # real is already in random order
+                par_fake, par_info = run_par(sub, args.par_epochs, len(sub), args.seed)
+                row["PAR"] = par_info | scores(sub, par_fake, args.seed, args.iterations)
             except ImportError as e:
                 row["PAR"] = {"skipped": f"sdv not installed ({e})"}
             print(f"  PAR {row['PAR']}", flush=True)
