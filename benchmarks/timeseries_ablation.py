@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--z-dim", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--scaling", default="minmax")
-    ap.add_argument("--windows", type=int, default=3000)
+    ap.add_argument("--windows", type=int, default=3000, help="real windows compared (0: every one)")
     ap.add_argument("--classifier-seeds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -61,9 +61,8 @@ def main() -> None:
     features = [c for c in frame.columns if c not in (time_col, id_col)]
     low, high = frame[features].min().to_numpy(float), frame[features].max().to_numpy(float)
     windows = plain_windows(frame, features, low, high, id_col, WINDOW)
-    real = windows[
-        np.random.default_rng(0).choice(len(windows), min(args.windows, len(windows)), replace=False)
-    ]
+    k = len(windows) if args.windows <= 0 else min(args.windows, len(windows))
+    real = windows[np.random.default_rng(0).choice(len(windows), k, replace=False)]
 
     gan = SeriesGAN(steps=args.steps, seed=args.seed, device="cpu", sliced=args.sliced, lr_g=args.lr_g,
                     lr_d=args.lr_d, z_dim=args.z_dim, hidden=args.hidden, scaling=args.scaling,

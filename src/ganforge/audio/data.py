@@ -215,7 +215,8 @@ def _reading_order(classes: list[str | None]) -> list[int]:
 
 def _audio_files(root: Path) -> tuple[list[Path], list[str], list[str | None], list[str]]:
     """The audio files below ``root``, their relative paths, class folders (None each without classes)
-    and the sorted class names (none unless two or more first-level folders hold audio)."""
+    and the sorted class names (none unless two or more first-level folders hold audio). A missing
+    folder, a file given for the folder, no audio, or loose files next to class folders: DataError."""
     if not root.exists():
         raise DataError(
             f"no such folder: {root}; DATA must be a folder of audio files ({', '.join(AUDIO_SUFFIXES)})"

@@ -273,7 +273,8 @@ def _train_epochs(
     model: ClipClassifier, data: torch.Tensor, targets: torch.Tensor, g: torch.Generator, seed: int,
     epochs: int | None, minutes: float | None, batch_size: int, lr: float, weight_decay: float, augment: bool,
 ) -> tuple[int, float]:  # fmt: skip
-    """train_classifier's loop (see there); returns the epochs run and the last epoch's accuracy."""
+    """train_classifier's loop (see there); returns the epochs run and the last epoch's training accuracy
+    (on its augmented batches, the partial last batch dropped)."""
     dev = data.device
     batch = min(batch_size, len(data))
     # the last partial batch is dropped (batch norm likes full ones)
@@ -659,7 +660,8 @@ def evaluate_clips(
 def _check_evaluation(
     model: ClipClassifier, generated: Any, real: Any, asked: Any, train_clips: Any, sample_rate: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """evaluate_clips' inputs checked (each problem one line): generated, real, asked, training clips."""
+    """evaluate_clips' inputs checked, each problem one line (the clips' sample rate against the
+    classifier's among them): generated, real, asked, training clips."""
     if sample_rate is not None and int(sample_rate) != model.sample_rate:
         raise ConfigError(
             f"clips are at {sample_rate} Hz but the classifier was trained at {model.sample_rate} Hz"
