@@ -72,6 +72,12 @@ def plain_windows(frame: pd.DataFrame, features: list[str], low: np.ndarray, hig
     return np.concatenate(out).astype(np.float32)
 
 
+def draw_windows(windows: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of ``windows`` drawn at random; every one, in random order, when ``n`` <= 0 or beyond their count."""
+    k = len(windows) if n <= 0 else min(n, len(windows))
+    return windows[rng.choice(len(windows), k, replace=False)]
+
+
 def run_ganforge(frame: pd.DataFrame, time_col: str | None, id_col: str | None, minutes: float, n: int,
                  seed: int, scale: Any, recipe: str = "direct", scaling: str = "minmax",
                  overrides: dict[str, Any] | None = None,
@@ -173,9 +179,7 @@ def main() -> None:
             return plain_windows(rows, features, low, high, ids, WINDOW)
 
         windows = scale(frame, id_col)
-        rng = np.random.default_rng(args.seed)
-        k = len(windows) if args.windows <= 0 else min(args.windows, len(windows))
-        real = windows[rng.choice(len(windows), k, replace=False)]
+        real = draw_windows(windows, args.windows, np.random.default_rng(args.seed))
         half = len(real) // 2
         row: dict[str, Any] = {"windows_total": len(windows), "windows_compared": len(real),
                                "real_predictive_mae": round(tm.predictive_score(real[:half], real[half:],

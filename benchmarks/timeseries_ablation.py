@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 from _common import RESULTS, machine, parse_overrides
-from timeseries import WINDOW, plain_windows
+from timeseries import WINDOW, draw_windows, plain_windows
 
 from ganforge.timeseries import metrics as tm
 from ganforge.timeseries.data import builtin_frame
@@ -61,8 +61,7 @@ def main() -> None:
     features = [c for c in frame.columns if c not in (time_col, id_col)]
     low, high = frame[features].min().to_numpy(float), frame[features].max().to_numpy(float)
     windows = plain_windows(frame, features, low, high, id_col, WINDOW)
-    k = len(windows) if args.windows <= 0 else min(args.windows, len(windows))
-    real = windows[np.random.default_rng(0).choice(len(windows), k, replace=False)]
+    real = draw_windows(windows, args.windows, np.random.default_rng(0))
 
     gan = SeriesGAN(steps=args.steps, seed=args.seed, device="cpu", sliced=args.sliced, lr_g=args.lr_g,
                     lr_d=args.lr_d, z_dim=args.z_dim, hidden=args.hidden, scaling=args.scaling,

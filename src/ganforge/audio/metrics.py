@@ -284,7 +284,7 @@ def _train_epochs(
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
     step, epoch, correct, seen = 0, 0, 0, 0
-    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    cuda = [dev.index] if dev.type == "cuda" else []  # a tensor's CUDA device always names its index
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed + 1)
         model.train()
