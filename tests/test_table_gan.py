@@ -315,7 +315,8 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
     rows of a model with a target hold every class's real share to within one row, for any n and chunk
     size (short tail chunks included); keep_class_shares=False and conditions give the generator's mix; a class the generator never makes is refused in one line."""
     df = known_table(1500)
-    gan = TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32))
+    # the generator's own targets (no target model), whose drift the class balance corrects
+    gan = TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32), target_model=False)
     gan.fit(df, out=tmp_path / "run", target="colour")
     real = df["colour"].value_counts(normalize=True)
     own = gan.sample(20_000, seed=3, keep_class_shares=False)
@@ -380,7 +381,7 @@ def test_the_command_line_and_shards_keep_the_class_shares_or_the_generators_mix
     from ganforge.sampling.sharded import sample_shards
 
     df = known_table(1500)
-    TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32)).fit(
+    TableGAN(steps=60, batch_size=100, seed=0, device="cpu", hidden=(32, 32), target_model=False).fit(
         df, out=tmp_path / "run", target="colour"
     )
     real = df["colour"].value_counts(normalize=True)
@@ -411,6 +412,70 @@ def test_the_command_line_and_shards_keep_the_class_shares_or_the_generators_mix
     assert sample_shards(tmp_path / "run", 2000, tmp_path / "shards", 2, seed=1)["skipped"] == 2
     with pytest.raises(ConfigError, match="class_shares_kept_of 'colour' there, None here"):
         sample_shards(tmp_path / "run", 2000, tmp_path / "shards", 2, seed=1, class_shares=False)
+
+
+def noisy_target_table(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """``y`` is 1 with probability sigmoid(3 x): near x = 0 either class is as likely, far out one is sure."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-3 * x)), "yes", "no")
+    return pd.DataFrame({"x": x, "other": rng.normal(0, 1, n), "kind": rng.choice(["a", "b"], n), "y": y})
+
+
+def share_yes_by_x(df: pd.DataFrame) -> np.ndarray:
+    bins = pd.cut(df["x"], [-np.inf, -1.0, -0.3, 0.3, 1.0, np.inf])
+    return df.groupby(bins, observed=False)["y"].apply(lambda s: (s == "yes").mean()).to_numpy()
+
+
+def test_the_target_model_draws_targets_as_the_data_relates_them_to_the_other_columns(tmp_path):
+    """After 40 steps the generator's own rows barely relate ``y`` to ``x``; with the target model (the
+    default) the share of "yes" in each band of ``x`` is the data's, near 0.5 in the middle band -- drawn
+    from the model's probabilities, not its most likely class. It is saved in the weights, so a loaded
+    run samples the same rows; conditions on the target ask the generator; off, rows are as generated."""
+    df = noisy_target_table()
+    real = share_yes_by_x(df)
+    assert real[0] < 0.1 and 0.3 < real[2] < 0.7 and real[4] > 0.9, real
+    kw = {"steps": 40, "batch_size": 200, "seed": 0, "device": "cpu", "hidden": (32, 32)}
+    gan = TableGAN(**kw).fit(df, out=tmp_path / "run", target="y")
+    assert gan.target_model is not None and gan.metrics["target_model"]["trees"] >= 1
+    rows = gan.sample(8000, seed=1)
+    drawn = share_yes_by_x(rows)
+    assert np.abs(drawn - real).max() < 0.1, (drawn, real)
+    off = TableGAN(**kw, target_model=False).fit(df, target="y")
+    assert off.target_model is None
+    own = share_yes_by_x(off.sample(8000, seed=1))
+    assert np.abs(own - real).max() > 0.25, (own, real)  # what the target model corrects
+
+    loaded = load(tmp_path / "run")
+    assert loaded.target_model is not None
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=4), gan.sample(500, seed=4))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["target_model"]["column"] == "y" and config["target_model_wanted"] is True
+    asked = gan.sample(300, seed=2, conditions={"y": "no"})
+    assert (asked["y"] == "no").all()  # the generator is asked for the target; the model keeps out
+    high = gan.sample(2000, seed=2, conditions={"kind": "a"})
+    assert (high["kind"] == "a").all() and np.abs(share_yes_by_x(high) - real).max() < 0.15
+
+
+def test_a_damaged_target_model_is_refused_in_one_line(tmp_path):
+    from ganforge.engine import artifact
+    from ganforge.errors import CheckpointError
+    from ganforge.tables.labeller import TENSOR
+
+    df = noisy_target_table(600)
+    TableGAN(steps=5, batch_size=100, seed=0, device="cpu", hidden=(16, 16)).fit(
+        df, out=tmp_path / "run", target="y"
+    )
+    config = artifact.read_config(tmp_path / "run")
+    tensors = artifact.load_module_weights(tmp_path / "run", config)
+    weights = {f"{k}.{n}": v for k, d in tensors.items() for n, v in d.items()}
+    weights[TENSOR] = torch.frombuffer(bytearray(b"not a tree model"), dtype=torch.uint8)
+    from ganforge.engine import checkpoint as ckpt
+
+    config["weights_sha256"] = ckpt.save_tensors_atomic(weights, tmp_path / "run" / artifact.WEIGHTS)
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="target model in .* cannot be read"):
+        load(tmp_path / "run")
 
 
 @pytest.mark.parametrize("name", ["rate_weight", "target_weight"])

@@ -83,7 +83,8 @@ def sample(
         bool,
         typer.Option(
             "--keep-class-shares/--generator-mix",
-            help="Tables fitted with --target: rows keep the target's real class shares, or the generator's own mix.",
+            help="Tables fitted with --target: rows keep the target's real class shares, or the mix sampling makes "
+            "(the target model's draws, or the generator's own).",
         ),
     ] = True,
 ) -> None:

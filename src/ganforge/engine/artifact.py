@@ -25,10 +25,17 @@ CONFIG = "config.json"
 CARD = "card.md"
 
 
-def save_artifact(run_dir: Path, modules: dict[str, nn.Module], config: dict[str, Any]) -> None:
-    """Write model.safetensors then config.json (which records the weights' checksum)."""
+def save_artifact(
+    run_dir: Path,
+    modules: dict[str, nn.Module],
+    config: dict[str, Any],
+    extra: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write model.safetensors then config.json (which records the weights' checksum); ``extra``: more
+    tensors for the file, named "owner.key" as the modules' are."""
     run_dir = Path(run_dir)
     tensors = {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
+    tensors |= extra or {}
     digest = ckpt.save_tensors_atomic(tensors, run_dir / WEIGHTS, metadata={"format": "ganforge"})
     config = dict(config) | {"weights_sha256": digest, "ganforge_version": __version__}
     config.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))

@@ -215,9 +215,14 @@ class GANModel:
             raise ConfigError("nothing to save: the model is not trained yet")
         out = artifact.prepare_out_dir(Path(out), resume=True)
         modules = {"G": self.G, "G_ema": self.G_ema, "D": self.D}
-        artifact.save_artifact(out, {k: v for k, v in modules.items() if v is not None}, self.config_dict())
+        modules = {k: v for k, v in modules.items() if v is not None}
+        artifact.save_artifact(out, modules, self.config_dict(), extra=self.extra_tensors())
         self.write_card(out)
         return out
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors besides the networks' that model.safetensors keeps (a wing's own; none by default)."""
+        return {}
 
     def write_card(self, run_dir: Path | None = None) -> None:
         """card.md of the run (after training or evaluation)."""

@@ -50,6 +50,14 @@ MetadataOpt = Annotated[
     Path | None,
     typer.Option(help='JSON overriding detected column kinds, e.g. {"zip": {"kind": "categorical"}}.'),
 ]
+TargetModelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--target-model/--no-target-model",
+        help="With a categorical --target: draw each row's target from a gradient-boosted model of it given "
+        "the row's other columns (off: the generator's own).",
+    ),
+]
 StreamOpt = Annotated[
     bool, typer.Option("--stream/--no-stream", help="Read a Parquet file by row groups (any size).")
 ]
@@ -60,6 +68,7 @@ def train_table(
     out: OutOpt = None,
     resume: ResumeOpt = None,
     target: TargetOpt = None,
+    target_model: TargetModelOpt = True,
     epochs: EpochsOpt = None,
     minutes: MinutesOpt = None,
     batch: BatchOpt = 500,
@@ -107,7 +116,7 @@ def train_table(
     else:
         overrides = read_metadata_overrides(metadata) if metadata is not None else None
         gan = TableGAN(epochs=epochs, minutes=minutes, batch_size=batch, pac=pac, seed=seed, device=device,
-                       metadata=overrides, checkpoint_every=checkpoint_every,
+                       metadata=overrides, checkpoint_every=checkpoint_every, target_model=target_model,
                        dp=dp_settings(dp, epsilon, delta, noise_multiplier, max_grad_norm, accountant))  # fmt: skip
     header = [f"[bold]ganforge[/] training on [cyan]{data}[/] ({n_rows:,} rows) -> {run_dir}"]
     if resume is None and not stream:  # a streamed table's metadata is inferred from its sample rows in fit

@@ -303,39 +303,19 @@ class TableCodec:
         return slots
 
     # ------------------------------------------------------------------ decode
+    def choice_slots(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        """The chosen slot (argmax) of every choice span of the encoded rows ``x``, by span start."""
+        return {
+            s.start: x[:, s.start : s.start + s.size].argmax(axis=1)
+            for s in self.spans
+            if s.activation == "softmax"
+        }
+
     def decode(self, x: np.ndarray, rng: np.random.Generator, id_start: int = 0) -> pd.DataFrame:
         """Float array (n, dim) -> DataFrame in the original column order and dtypes."""
         n = x.shape[0]
-        cols: dict[str, pd.Series] = {}
-        for span, col in self._iter_spans():
-            m = self.meta[col.name]
-            if col.numeric:
-                span_a, span_m = self._numeric_spans(col.name)
-                choice = x[:, span_m.start : span_m.start + span_m.size].argmax(axis=1)
-                alpha = np.clip(x[:, span_a.start].astype(np.float64), -1, 1)
-                n_points, n_gauss = len(col.points), len(col.means)
-                v = np.full(n, np.nan)
-                if n_points:
-                    pt = choice < n_points
-                    v[pt] = np.asarray(col.points)[choice[pt]]
-                if n_gauss:
-                    g = (choice >= n_points) & (choice < n_points + n_gauss)
-                    k = choice[g] - n_points
-                    v[g] = np.asarray(col.means)[k] + alpha[g] * ALPHA_SCALE * np.asarray(col.stds)[k]
-                if col.step:
-                    v = np.round(v / col.step) * col.step
-                    if col.step < 1:  # 0.1 * 3 is 0.30000000000000004: land on the shortest decimal
-                        v = np.round(v, int(round(-np.log10(col.step))))
-                cols[col.name] = float_to_column(v, m)
-            else:
-                slot = x[:, span.start : span.start + span.size].argmax(axis=1)
-                codes = np.full(n, -1, dtype=np.int64)
-                kept = slot < len(col.kept)
-                codes[kept] = np.asarray(col.kept, dtype=np.int64)[slot[kept]]
-                if col.other:
-                    oth = slot == len(col.kept)
-                    codes[oth] = rng.choice(np.asarray(col.other), size=int(oth.sum()), p=col.other_p)
-                cols[col.name] = categories_to_column(codes, m)
+        slots = self.choice_slots(x)
+        cols = {col.name: self._decode_column(span, col, x, rng, slots) for span, col in self._iter_spans()}
         for m in self.meta.columns:
             if m.kind == "id":
                 cols[m.name] = generate_ids(m, n, start=id_start)
@@ -343,6 +323,52 @@ class TableCodec:
                 cols[m.name] = _constant(m, n, rng)
         df = pd.DataFrame({m.name: cols[m.name].reset_index(drop=True) for m in self.meta.columns})
         return restore_dtypes(df, self.meta)
+
+    def numeric_values(
+        self, x: np.ndarray, name: str, slots: dict[int, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """A numeric or datetime column's values (datetimes as epoch seconds, NaN for missing) from the
+        encoded rows ``x`` (``slots``: their ``choice_slots``, if known), before clipping to the data's
+        range and casting to its dtype."""
+        col = self._by_name[name]
+        span_a, span_m = self._numeric_spans(name)
+        slots = slots if slots is not None else self.choice_slots(x)
+        choice = slots[span_m.start]
+        alpha = np.clip(x[:, span_a.start].astype(np.float64), -1, 1)
+        n_points, n_gauss = len(col.points), len(col.means)
+        v = np.full(x.shape[0], np.nan)
+        if n_points:
+            pt = choice < n_points
+            v[pt] = np.asarray(col.points)[choice[pt]]
+        if n_gauss:
+            g = (choice >= n_points) & (choice < n_points + n_gauss)
+            k = choice[g] - n_points
+            v[g] = np.asarray(col.means)[k] + alpha[g] * ALPHA_SCALE * np.asarray(col.stds)[k]
+        if col.step:
+            v = np.round(v / col.step) * col.step
+            if col.step < 1:  # 0.1 * 3 is 0.30000000000000004: land on the shortest decimal
+                v = np.round(v, int(round(-np.log10(col.step))))
+        return v
+
+    def _decode_column(
+        self,
+        span: Span,
+        col: ColumnCodec,
+        x: np.ndarray,
+        rng: np.random.Generator,
+        slots: dict[int, np.ndarray],
+    ) -> pd.Series:
+        n, m = x.shape[0], self.meta[col.name]
+        if col.numeric:
+            return float_to_column(self.numeric_values(x, col.name, slots), m)
+        slot = slots[span.start]
+        codes = np.full(n, -1, dtype=np.int64)
+        kept = slot < len(col.kept)
+        codes[kept] = np.asarray(col.kept, dtype=np.int64)[slot[kept]]
+        if col.other:
+            oth = slot == len(col.kept)
+            codes[oth] = rng.choice(np.asarray(col.other), size=int(oth.sum()), p=col.other_p)
+        return categories_to_column(codes, m)
 
     # ------------------------------------------------------------------ conditions
     def discrete_spans(self) -> list[tuple[Span, ColumnCodec]]:

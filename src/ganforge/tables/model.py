@@ -24,6 +24,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.tables.codec import TableCodec
 from ganforge.tables.data import TableMetadata, infer_metadata, read_table
+from ganforge.tables.labeller import TargetModel
 from ganforge.tables.probe import TABLE_COLLAPSE, table_probe
 from ganforge.tables.recipe import TableRecipe, TableRecipeConfig, TableSource, fit_width
 from ganforge.tables.sampling import TableSampling
@@ -75,6 +76,7 @@ class TableGAN(GANModel, TableSampling):
         hidden: tuple[int, ...] = (256, 256),
         rate_weight: float = 5.0,
         target_weight: float = 1.0,
+        target_model: bool = True,
         dp: Any = None,
         loss: str | None = None,
         lr_g: float | None = None,
@@ -91,7 +93,9 @@ class TableGAN(GANModel, TableSampling):
         turns on differentially private training (True, or DPConfig fields as a dict). ``rate_weight``
         scales the term that keeps category, missing-value and class rates at the real ones (0: off; see
         TableRecipe.learn_rates); ``target_weight`` the target-consistency term of ``fit(target=...)`` (0:
-        off; TableRecipe.learn_target). The keywords from
+        off; TableRecipe.learn_target); ``target_model``: with a categorical target, each sampled row's
+        target is drawn from a gradient-boosted model of it given the row's other columns (labeller.py;
+        False: the generator's own). The keywords from
         ``loss`` to ``grad_clip`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
         from ganforge.tables.privacy.training import as_dp_config
 
@@ -133,6 +137,8 @@ class TableGAN(GANModel, TableSampling):
         self.privacy: dict[str, Any] | None = None
         self.codec: TableCodec | None = None
         self._init_state()
+        self.wants_target_model = target_model and self.dp is None  # DP: only the DP-trained G sees data
+        self.target_model: TargetModel | None = None
 
     @property
     def metadata(self) -> TableMetadata:
@@ -201,6 +207,7 @@ class TableGAN(GANModel, TableSampling):
                              epochs=round(result.examples_seen / n_rows, 2))  # fmt: skip
         if self.dp is not None:
             finish_private_training(self, trainer, budget)
+        self._fit_target_model(x)
         if run_dir is not None and distributed.is_main():
             self.save(run_dir)
         return self
@@ -249,6 +256,17 @@ class TableGAN(GANModel, TableSampling):
             return
         span = next(s for s in self.codec.spans if s.column == target and s.activation == "softmax")
         self.recipe_config = replace(self.recipe_config, target_span=(span.start, span.size))
+
+    def _fit_target_model(self, x: torch.Tensor) -> None:
+        """The target model (labeller.py) of a run with a categorical target, on the encoded rows ``x``."""
+        span = self.recipe_config.target_span
+        if not self.wants_target_model or span is None:
+            return
+        column = next(s.column for s in self.codec.spans if s.start == span[0])
+        self.target_model = TargetModel.fit(self.codec, x, column, seed=self.train_config.seed)
+        if self.target_model is not None:
+            self.metrics["target_model"] = {"trees": self.target_model.info.trees,
+                                            "holdout_logloss": self.target_model.info.holdout_logloss}  # fmt: skip
 
     def _set_budget(self, n_rows: int) -> None:
         """Steps from epochs (at least DEFAULT_MIN_STEPS for the default budget), or unbounded when only
@@ -306,7 +324,12 @@ class TableGAN(GANModel, TableSampling):
             "codec": self.codec.to_dict() if self.codec else None,
             "data": self.data_info,
             "metrics": self.metrics,
+            "target_model_wanted": self.wants_target_model,
+            "target_model": self.target_model.record() if self.target_model else None,
         } | ({"privacy": self.privacy} if self.privacy else {})
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        return self.target_model.tensors() if self.target_model else {}
 
     def card(self) -> dict[str, Any]:
         return _card(self)
@@ -331,6 +354,20 @@ class TableGAN(GANModel, TableSampling):
         gan.default_budget = False
         gan.privacy = config.get("privacy")
         gan.dp = as_dp_config(gan.privacy["dp"]) if gan.privacy and train is not None else None
+        gan.wants_target_model = bool(config.get("target_model_wanted", False))  # earlier runs: as they ran
+        gan.target_model = None  # fitted again at the end of a resumed fit; read from the weights by load
+        return gan
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> TableGAN:
+        """A trained model from ``run_dir``, weights (and the target model's trees) verified."""
+        gan = super().load(run_dir, device)
+        config = artifact.read_config(Path(run_dir))
+        record = config.get("target_model")
+        if record:
+            tensors = artifact.load_module_weights(Path(run_dir), config)
+            flat = {f"labeller.{k}": v for k, v in tensors.get("labeller", {}).items()}
+            gan.target_model = TargetModel.from_saved(record, flat, str(run_dir))
         return gan
 
     def network_recipe(self) -> TableRecipe:
@@ -360,7 +397,8 @@ def _card(gan: TableGAN) -> dict[str, Any]:
         kinds[m.kind] = kinds.get(m.kind, 0) + 1
     return {
         "Model": {"kind": "table GAN", "encoded width": gan.recipe_config.data_dim, "pac": gan.recipe_config.pac,
-                  "conditional columns": len(gan.recipe_config.cond_spans)},
+                  "conditional columns": len(gan.recipe_config.cond_spans),
+                  "target model": _target_model_card(gan)},
         "Data": gan.data_info | {"column kinds": kinds},
         "Training": {k: v for k, v in gan.metrics.items() if not k.startswith("evaluation")},
         "Evaluation": gan.metrics.get("evaluation", "not evaluated yet: run `ganforge evaluate RUN --real DATA`"),
@@ -369,6 +407,14 @@ def _card(gan: TableGAN) -> dict[str, Any]:
         "labelled as such. Without differential privacy a GAN can leak facts about rare training rows; "
         "check the identical-row share before sharing.",
     }  # fmt: skip
+
+
+def _target_model_card(gan: TableGAN) -> str:
+    tm = getattr(gan, "target_model", None)
+    if tm is None:
+        return "none (targets are the generator's own)"
+    return (f"{tm.info.column!r} drawn from gradient-boosted trees ({tm.info.trees} rounds, fitted on "
+            f"{tm.info.rows:,} real rows) given the other columns")  # fmt: skip
 
 
 def load_table(run_dir: str | Path, device: str = "cpu") -> TableGAN:

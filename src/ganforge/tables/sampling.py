@@ -6,7 +6,8 @@ conditional vector (the rarest one when several are given); the other conditions
 A model trained with a target (``fit(target=...)``) and sampled without conditions keeps the target's
 class balance: rows are generated as usual, then kept class by class in the real shares (the whole call,
 or each shard, to within one row), so the balance is left neither to sampling noise nor to the
-generator's drift.
+generator's drift. Such a model also draws each row's target from its target model (``labeller.py``)
+given the row's other columns, unless the conditions name the target.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from ganforge.core.io import atomic_file, substream_seed
 from ganforge.errors import ConfigError, warn_caller
+from ganforge.tables.labeller import TargetModel
 
 
 class ClassPlan(NamedTuple):
@@ -82,6 +84,14 @@ class TableSampling:
         slots = np.repeat(np.arange(len(counts)), counts)[np.argsort(where, kind="stable")]
         return ClassPlan(column, first, shares, slots)
 
+    def target_model_for(self, conditions: dict[str, Any] | None) -> TargetModel | None:
+        """The target model that draws each row's target in a sample with these conditions: the model's,
+        unless the conditions name the target (the generator is then asked for it) or there is none."""
+        labeller = getattr(self, "target_model", None)
+        if labeller is None or (conditions and labeller.info.column in conditions):
+            return None
+        return labeller
+
     def shares_kept_of(self, conditions: dict[str, Any] | None, keep_class_shares: bool = True) -> str | None:
         """The target column whose real class shares a sample with these options keeps, or None."""
         if not keep_class_shares or conditions or self.codec is None:
@@ -95,9 +105,12 @@ class TableSampling:
             return None
         return next(s.column for s in self.codec.spans if s.start == rc.target_span[0])
 
-    def _balanced(self, plan: ClassPlan, start: int, n: int, gen: torch.Generator) -> np.ndarray:
-        """Encoded rows ``start .. start+n`` of the plan, generated as usual and kept class by class: rows of
-        a class are the generator's own, only the mix is fixed."""
+    def _balanced(
+        self, plan: ClassPlan, start: int, n: int, gen: torch.Generator, labeller: TargetModel | None
+    ) -> np.ndarray:
+        """Encoded rows ``start .. start+n`` of the plan, generated as usual (the target drawn by
+        ``labeller`` if given) and kept class by class: rows of a class are the generator's own, only the mix
+        is fixed."""
         first, shares, size = plan.first, plan.shares, len(plan.shares)
         need = np.bincount(plan.slots[start : start + n], minlength=size)
         parts, made, seen = [], 0, np.zeros(size)
@@ -113,6 +126,8 @@ class TableSampling:
             m = need.sum() * 1.02 if not made else (need[short] / rate).max() * 1.1
             m = int(min(m, 1.1 * n)) + 64  # at most a chunk and a tenth at a time
             enc = self._generate(m, gen, None)
+            if labeller is not None:
+                labeller.draw(self.codec, enc, gen)
             made += m
             slot = enc[:, first : first + size].argmax(axis=1)
             seen += np.bincount(slot, minlength=size)
@@ -178,14 +193,17 @@ class TableSampling:
         seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
         gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
         plan = self._class_plan(n, gen) if keep_class_shares and not conditions else None
+        labeller = self.target_model_for(conditions)
         made, tried, id_start = 0, 0, 0
         limit = max(200_000, 100 * n) if filters else n
         while made < n:
             want = min(chunk, n - made) if not filters else chunk
             if plan is not None:
-                enc = self._balanced(plan, made, want, gen)
+                enc = self._balanced(plan, made, want, gen, labeller)
             else:
                 enc = self._generate(want, gen, fixed)
+                if labeller is not None:
+                    labeller.draw(self.codec, enc, gen)
             df = self.codec.decode(enc, rng, id_start=id_start)
             id_start += want
             tried += want
