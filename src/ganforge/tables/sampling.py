@@ -231,7 +231,7 @@ class TableSampling:
         ``conditions``: ``{"income": ">50K"}`` (exact category), ``{"age": (30, 40)}`` (inclusive range,
         None for an open end) or ``{"age": 40}`` (exact value); the same seed gives the same rows.
         ``keep_class_shares``: a model fitted with a target keeps the target's real class shares when no
-        conditions are given (False: the generator's own mix).
+        conditions are given (False: the mix sampling makes -- the target model's draws, or the generator's own).
         """
         from ganforge.tables.columns import restore_dtypes
 
