@@ -457,6 +457,28 @@ def test_the_target_model_draws_targets_as_the_data_relates_them_to_the_other_co
     assert (high["kind"] == "a").all() and np.abs(share_yes_by_x(high) - real).max() < 0.15
 
 
+def test_the_target_model_learns_every_class_and_steps_aside_when_nothing_predicts_the_target():
+    """A class of one row is kept out of the trees' held-out tenth whatever the seed (held out, it would
+    get no probability, and a sample keeping its share could never be made); a target with no other
+    column to read it from gets no model, and a model fitted again without a target forgets it."""
+    rng = np.random.default_rng(0)
+    y = rng.choice(["a", "b"], 500)
+    y[0] = "c"
+    df = pd.DataFrame({"x": rng.normal(size=500), "k": rng.choice(["p", "q"], 500), "y": y})
+    kw = {"steps": 5, "batch_size": 100, "device": "cpu", "hidden": (16, 16)}
+    # seeds whose held-out tenth (the first 50 of the seeded permutation of 500 rows) draws row 0, and one
+    # whose tenth does not
+    for seed in (7, 12, 0):
+        gan = TableGAN(**kw, seed=seed).fit(df, target="y")
+        assert gan.target_model is not None and len(gan.target_model.info.classes) == 3
+        assert (gan.sample(1000, seed=0)["y"] == "c").sum() == 2
+    gan.fit(df.drop(columns="y"))
+    assert gan.target_model is None and gan.recipe_config.target_span is None
+    alone = pd.DataFrame({"id": np.arange(300), "c": 1, "y": rng.choice(["a", "b"], 300)})
+    gan = TableGAN(**kw).fit(alone, target="y")
+    assert gan.target_model is None and len(gan.sample(50, seed=0)) == 50
+
+
 def test_a_damaged_target_model_is_refused_in_one_line(tmp_path):
     from ganforge.engine import artifact
     from ganforge.errors import CheckpointError

@@ -212,7 +212,7 @@ def sample_shards(
     Finished shards are skipped, so re-running the same call resumes a killed job. ``workers`` > 1 makes
     shards in that many spawned processes; under torchrun, rank r makes the shards k with k % world == r.
     ``report`` gets one line per finished shard (default: stderr). ``class_shares``: tables fitted with a
-    target keep its real class shares (False: the generator's own mix). Returns a summary dict.
+    target keep its real class shares (False: the mix sampling makes). Returns a summary dict.
     """
     from ganforge.engine.distributed import world
 
@@ -222,7 +222,7 @@ def sample_shards(
     task, wing, n = _prepare(task, n, workers, seed)
     kind = task.kind
     if not class_shares and "class_shares" not in wing.sample_options:
-        raise wing.unsupported("class_shares=False (the generator's own class mix)")
+        raise wing.unsupported("class_shares=False (the class mix sampling makes)")
     extra, before = {"class": klass, "watermark": watermark, "engine": engine}, {}
     if "class_shares" in wing.sample_options:  # what a table job's rows keep (class_shares_kept_of)
         model = _model(task)

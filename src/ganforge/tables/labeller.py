@@ -84,7 +84,10 @@ class TargetModel:
             return None
         rng = np.random.default_rng(seed)
         n = len(enc)
-        rows = np.sort(rng.choice(n, MAX_ROWS, replace=False)) if n > MAX_ROWS else np.arange(n)
+        rows = np.arange(n)
+        if n > MAX_ROWS:  # a seeded sample, plus every row of a class the sample would miss
+            rows = np.sort(rng.choice(n, MAX_ROWS, replace=False))
+            rows = np.union1d(rows, np.flatnonzero(~np.isin(slots, slots[rows])))
         numeric = [
             m.name for m in codec.meta.columns if m.kind in ("numeric", "datetime") and m.name != target
         ]
@@ -96,10 +99,17 @@ class TargetModel:
         info = LabellerInfo(
             target, span.start, span.size, classes.tolist(), numeric, choices, 0, len(rows), 0.0
         )
-        feats = _features(codec, enc[rows], info)
+        if not numeric and not choices:  # the target is the only column learned: nothing to read it from
+            return None
+        feats = _features(codec, enc if len(rows) == n else enc[rows], info)
         labels = np.searchsorted(classes, slots[rows])
         order = rng.permutation(len(rows))
-        held, train = order[: max(1, len(rows) // 10)], order[max(1, len(rows) // 10) :]
+        cut = max(1, len(rows) // 10)
+        held, train = order[:cut], order[cut:]
+        # every class the model is to draw must be among the rows it learns from (a class held out
+        # entirely would get no probability, and a sample asking for its share could never be made)
+        absent = np.isin(labels[held], labels[train], invert=True)
+        held, train = held[~absent], np.concatenate([train, held[absent]])
         params = {
             "objective": "binary" if len(classes) == 2 else "multiclass",
             "num_class": 1 if len(classes) == 2 else len(classes),
@@ -128,7 +138,9 @@ class TargetModel:
     def draw(self, codec: TableCodec, enc: np.ndarray, gen: torch.Generator) -> None:
         """Set each encoded row's target slot (in place) to one drawn from the model's probabilities given
         the row's other columns."""
-        p = self.booster.predict(_features(codec, enc, self.info))
+        p = self.booster.predict(
+            _features(codec, enc, self.info), num_threads=max(1, torch.get_num_threads())
+        )
         p = np.column_stack([1 - p, p]) if p.ndim == 1 else p
         u = torch.rand(len(p), generator=gen, dtype=torch.float64).numpy()[:, None]
         k = np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
@@ -151,9 +163,10 @@ class TargetModel:
 
         if TENSOR not in tensors:
             raise CheckpointError(f"{where} records a target model but holds no trees for it")
-        text = bytes(tensors[TENSOR].numpy()).decode("utf-8")
         try:
+            text = bytes(tensors[TENSOR].numpy()).decode("utf-8")
             booster = lgb.Booster(model_str=text)
-        except lgb.basic.LightGBMError as e:
+            info = LabellerInfo(**record)
+        except (lgb.basic.LightGBMError, UnicodeDecodeError, TypeError) as e:
             raise CheckpointError(f"the target model in {where} cannot be read: {e}") from None
-        return cls(LabellerInfo(**record), booster)
+        return cls(info, booster)

@@ -20,7 +20,7 @@ from ganforge.engine import artifact, distributed
 from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import health_callbacks
 from ganforge.engine.model import GANModel
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, warn_caller
 from ganforge.reporting.tensorboard import TensorBoardLogger
 from ganforge.tables.codec import TableCodec
 from ganforge.tables.data import TableMetadata, infer_metadata, read_table
@@ -189,6 +189,8 @@ class TableGAN(GANModel, TableSampling):
         self.data_info |= ({"stream": True} if stream else {}) | ({"target": target} if target else {})
         self.data_info |= {"layout": self.layout_note} if self.layout_note else {}
         batches = self._source(data if stream else None, x, cond_spans)
+        if not resume:  # a model fitted again forgets an earlier fit's target
+            self.recipe_config = replace(self.recipe_config, target_span=None)
         if target is not None and self.dp is None and not resume:
             self._set_target(target)
         recipe = TableRecipe(self.recipe_config)
@@ -259,11 +261,16 @@ class TableGAN(GANModel, TableSampling):
 
     def _fit_target_model(self, x: torch.Tensor) -> None:
         """The target model (labeller.py) of a run with a categorical target, on the encoded rows ``x``."""
+        self.target_model = None
         span = self.recipe_config.target_span
         if not self.wants_target_model or span is None:
             return
         column = next(s.column for s in self.codec.spans if s.start == span[0])
-        self.target_model = TargetModel.fit(self.codec, x, column, seed=self.train_config.seed)
+        try:
+            self.target_model = TargetModel.fit(self.codec, x, column, seed=self.train_config.seed)
+        except Exception as e:  # the trained GAN is saved regardless; its targets are then its own
+            warn_caller(f"the target model for {column!r} could not be fitted ({e}); sampled targets are the "
+                        "generator's own")  # fmt: skip
         if self.target_model is not None:
             self.metrics["target_model"] = {"trees": self.target_model.info.trees,
                                             "holdout_logloss": self.target_model.info.holdout_logloss}  # fmt: skip

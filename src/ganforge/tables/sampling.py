@@ -119,7 +119,7 @@ class TableSampling:
             if made > 100 * n + 200_000:
                 raise ConfigError(
                     f"the model makes too few rows of some class of {plan.column!r} to keep its class shares "
-                    "(sample with keep_class_shares=False for the generator's own mix)"
+                    "(sample with keep_class_shares=False for the mix sampling makes)"
                 )
             # first as many rows as asked (+2 %); then enough for the scarcest class at the rate seen so far
             rate = np.maximum(seen[short] / max(made, 1), 1e-3)
@@ -140,9 +140,9 @@ class TableSampling:
         # a class made at under a third of its real share, once enough rows were drawn to tell (>= 30 expected)
         if ((made * shares >= 30) & (seen < made * shares / 3)).any():
             warn_caller(
-                f"the generator makes some class of {plan.column!r} at under a third of its real share; keeping "
+                f"the model makes some class of {plan.column!r} at under a third of its real share; keeping "
                 "the class shares generates that many more rows (keep_class_shares=False or --generator-mix "
-                "gives its own mix)"
+                "gives the mix sampling makes)"
             )
         return np.concatenate(parts)[torch.randperm(n, generator=gen).numpy()]
 
