@@ -105,10 +105,10 @@ def update_config(run_dir: Path, **fields: Any) -> dict[str, Any]:
 
 
 def load_networks(
-    recipe: Any, run_dir: Path, config: dict[str, Any], device: torch.device
+    recipe: Any, weights: dict[str, dict[str, torch.Tensor]], run_dir: Path, device: torch.device
 ) -> dict[str, nn.Module]:
-    """G, D and G_ema built by ``recipe`` with the run's verified weights, on ``device``, in eval mode."""
-    weights = load_module_weights(run_dir, config)
+    """G, D and G_ema built by ``recipe`` with the run's verified ``weights`` (``load_module_weights``), on
+    ``device``, in eval mode."""
     nets = {
         "G": recipe.build_generator(),
         "D": recipe.build_discriminator(),
@@ -120,14 +120,21 @@ def load_networks(
     return nets
 
 
-def attach_run(gan: Any, recipe: Any, run_dir: Path, config: dict[str, Any], device: str) -> Any:
+def attach_run(
+    gan: Any,
+    recipe: Any,
+    run_dir: Path,
+    config: dict[str, Any],
+    device: str,
+    weights: dict[str, dict[str, torch.Tensor]],
+) -> Any:
     """Give a model object built without ``__init__`` its run: data info, metrics, device and the
-    verified networks (G, D, G_ema) built by ``recipe``. Returns ``gan``."""
+    networks (G, D, G_ema) built by ``recipe`` with the run's verified ``weights``. Returns ``gan``."""
     from ganforge.engine.trainer import resolve_device
 
     gan.data_info, gan.metrics, gan.run_dir = config.get("data", {}), config.get("metrics", {}), run_dir
     gan.device = resolve_device(device)
-    nets = load_networks(recipe, run_dir, config, gan.device)
+    nets = load_networks(recipe, weights, run_dir, gan.device)
     gan.G, gan.D, gan.G_ema = nets["G"], nets["D"], nets["G_ema"]
     return gan
 

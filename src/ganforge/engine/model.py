@@ -126,7 +126,10 @@ class GANModel:
         run_dir = Path(run_dir)
         config = artifact.read_config(run_dir)
         model = cls.rebuild(run_dir, config)
-        return artifact.attach_run(model, model.network_recipe(), run_dir, config, device)
+        weights = artifact.load_module_weights(run_dir, config)  # read and verified once
+        artifact.attach_run(model, model.network_recipe(), run_dir, config, device, weights)
+        model.restore_extra(weights, config)
+        return model
 
     @classmethod
     def resume(
@@ -223,6 +226,9 @@ class GANModel:
     def extra_tensors(self) -> dict[str, torch.Tensor]:
         """Tensors besides the networks' that model.safetensors keeps (a wing's own; none by default)."""
         return {}
+
+    def restore_extra(self, weights: dict[str, dict[str, torch.Tensor]], config: dict[str, Any]) -> None:
+        """Take back what ``extra_tensors`` saved, from the run's verified weights by owner (``load``)."""
 
     def write_card(self, run_dir: Path | None = None) -> None:
         """card.md of the run (after training or evaluation)."""

@@ -32,7 +32,8 @@ MAX_ROWS = 500_000  # rows the model is fitted on at most (a seeded sample of la
 LEARNING_RATE = 0.3  # as accurate on Adult's held-out tenth as 0.1, at a quarter of the trees
 MAX_TREES = 1000
 PATIENCE = 30  # rounds without a better held-out log loss before stopping
-TENSOR = "labeller.model"  # the trees' text in model.safetensors
+OWNER, KEY = "labeller", "model"
+TENSOR = f"{OWNER}.{KEY}"  # the trees' text in model.safetensors
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,16 @@ class TargetModel:
         return asdict(self.info)
 
     @classmethod
-    def from_saved(cls, record: dict[str, Any], tensors: dict[str, torch.Tensor], where: str) -> TargetModel:
+    def from_saved(
+        cls, record: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]], where: str
+    ) -> TargetModel:
+        """The model ``record`` (config.json) describes, its trees from a run's ``weights`` by owner."""
         import lightgbm as lgb
 
-        if TENSOR not in tensors:
+        if KEY not in weights.get(OWNER, {}):
             raise CheckpointError(f"{where} records a target model but holds no trees for it")
         try:
-            text = bytes(tensors[TENSOR].numpy()).decode("utf-8")
+            text = bytes(weights[OWNER][KEY].numpy()).decode("utf-8")
             booster = lgb.Booster(model_str=text)
             info = LabellerInfo(**record)
         except (lgb.basic.LightGBMError, UnicodeDecodeError, TypeError) as e:

@@ -365,17 +365,10 @@ class TableGAN(GANModel, TableSampling):
         gan.target_model = None  # fitted again at the end of a resumed fit; read from the weights by load
         return gan
 
-    @classmethod
-    def load(cls, run_dir: str | Path, device: str = "cpu") -> TableGAN:
-        """A trained model from ``run_dir``, weights (and the target model's trees) verified."""
-        gan = super().load(run_dir, device)
-        config = artifact.read_config(Path(run_dir))
-        record = config.get("target_model")
-        if record:
-            tensors = artifact.load_module_weights(Path(run_dir), config)
-            flat = {f"labeller.{k}": v for k, v in tensors.get("labeller", {}).items()}
-            gan.target_model = TargetModel.from_saved(record, flat, str(run_dir))
-        return gan
+    def restore_extra(self, weights: dict[str, dict[str, torch.Tensor]], config: dict[str, Any]) -> None:
+        """The target model's trees, from the weights ``load`` read and verified."""
+        if config.get("target_model"):
+            self.target_model = TargetModel.from_saved(config["target_model"], weights, str(self.run_dir))
 
     def network_recipe(self) -> TableRecipe:
         return TableRecipe(self.recipe_config)
