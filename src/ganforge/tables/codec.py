@@ -311,10 +311,17 @@ class TableCodec:
             if s.activation == "softmax"
         }
 
-    def decode(self, x: np.ndarray, rng: np.random.Generator, id_start: int = 0) -> pd.DataFrame:
-        """Float array (n, dim) -> DataFrame in the original column order and dtypes."""
+    def decode(
+        self,
+        x: np.ndarray,
+        rng: np.random.Generator,
+        id_start: int = 0,
+        slots: dict[int, np.ndarray] | None = None,
+    ) -> pd.DataFrame:
+        """Float array (n, dim) -> DataFrame in the original column order and dtypes; ``slots``: the rows'
+        ``choice_slots`` when the caller has them already."""
         n = x.shape[0]
-        slots = self.choice_slots(x)
+        slots = slots if slots is not None else self.choice_slots(x)
         cols = {col.name: self._decode_column(span, col, x, rng, slots) for span, col in self._iter_spans()}
         for m in self.meta.columns:
             if m.kind == "id":

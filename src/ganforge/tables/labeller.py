@@ -51,10 +51,12 @@ class LabellerInfo:
     holdout_logloss: float
 
 
-def _features(codec: TableCodec, enc: np.ndarray, info: LabellerInfo) -> np.ndarray:
+def _features(
+    codec: TableCodec, enc: np.ndarray, info: LabellerInfo, slots: dict[int, np.ndarray]
+) -> np.ndarray:
     """The model's input from encoded rows: the value of each numeric or datetime column (as decoding
     gives it, within the data's range), then the slot of each categorical or boolean column."""
-    cols, slots = [], codec.choice_slots(enc)
+    cols = []
     for name in info.numeric:
         m = codec.meta[name]
         lo, hi = (-np.inf if m.min is None else m.min), (np.inf if m.max is None else m.max)
@@ -102,7 +104,8 @@ class TargetModel:
         )
         if not numeric and not choices:  # the target is the only column learned: nothing to read it from
             return None
-        feats = _features(codec, enc if len(rows) == n else enc[rows], info)
+        enc_rows = enc if len(rows) == n else enc[rows]
+        feats = _features(codec, enc_rows, info, codec.choice_slots(enc_rows))
         labels = np.searchsorted(classes, slots[rows])
         order = rng.permutation(len(rows))
         cut = max(1, len(rows) // 10)
@@ -136,11 +139,12 @@ class TargetModel:
         info = LabellerInfo(**(asdict(info) | {"trees": best, "holdout_logloss": round(loss, 5)}))
         return cls(info, lgb.Booster(model_str=text))
 
-    def draw(self, codec: TableCodec, enc: np.ndarray, gen: torch.Generator) -> None:
+    def draw(self, codec: TableCodec, enc: np.ndarray, gen: torch.Generator) -> dict[int, np.ndarray]:
         """Set each encoded row's target slot (in place) to one drawn from the model's probabilities given
-        the row's other columns."""
+        the row's other columns; returns the rows' ``choice_slots``, the drawn target's included."""
+        slots = codec.choice_slots(enc)
         p = self.booster.predict(
-            _features(codec, enc, self.info), num_threads=max(1, torch.get_num_threads())
+            _features(codec, enc, self.info, slots), num_threads=max(1, torch.get_num_threads())
         )
         p = np.column_stack([1 - p, p]) if p.ndim == 1 else p
         u = torch.rand(len(p), generator=gen, dtype=torch.float64).numpy()[:, None]
@@ -149,6 +153,8 @@ class TargetModel:
         first, size = self.info.first, self.info.size
         enc[:, first : first + size] = 0.0
         enc[np.arange(len(enc)), first + slot] = 1.0
+        slots[first] = slot
+        return slots
 
     # ------------------------------------------------------------------ persistence
     def tensors(self) -> dict[str, torch.Tensor]:

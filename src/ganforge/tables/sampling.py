@@ -107,13 +107,13 @@ class TableSampling:
 
     def _balanced(
         self, plan: ClassPlan, start: int, n: int, gen: torch.Generator, labeller: TargetModel | None
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """Encoded rows ``start .. start+n`` of the plan, generated as usual (the target drawn by
         ``labeller`` if given) and kept class by class: rows of a class are the generator's own, only the mix
-        is fixed."""
+        is fixed. Also their ``choice_slots``, read once for the class and kept for decoding."""
         first, shares, size = plan.first, plan.shares, len(plan.shares)
         need = np.bincount(plan.slots[start : start + n], minlength=size)
-        parts, made, seen = [], 0, np.zeros(size)
+        parts, slot_parts, made, seen = [], [], 0, np.zeros(size)
         while need.sum() > 0:
             short = np.flatnonzero(need)
             if made > 100 * n + 200_000:
@@ -126,10 +126,11 @@ class TableSampling:
             m = need.sum() * 1.02 if not made else (need[short] / rate).max() * 1.1
             m = int(min(m, 1.1 * n)) + 64  # at most a chunk and a tenth at a time
             enc = self._generate(m, gen, None)
-            if labeller is not None:
-                labeller.draw(self.codec, enc, gen)
+            slots = (
+                labeller.draw(self.codec, enc, gen) if labeller is not None else self.codec.choice_slots(enc)
+            )
             made += m
-            slot = enc[:, first : first + size].argmax(axis=1)
+            slot = slots[first]
             seen += np.bincount(slot, minlength=size)
             keep = np.zeros(m, dtype=bool)
             for c in short:
@@ -137,6 +138,7 @@ class TableSampling:
                 keep[rows] = True
                 need[c] -= len(rows)
             parts.append(enc[keep])
+            slot_parts.append({k: v[keep] for k, v in slots.items()})
         # a class made at under a third of its real share, once enough rows were drawn to tell (>= 30 expected)
         if ((made * shares >= 30) & (seen < made * shares / 3)).any():
             warn_caller(
@@ -144,7 +146,9 @@ class TableSampling:
                 "the class shares generates that many more rows (keep_class_shares=False or --generator-mix "
                 "gives the mix sampling makes)"
             )
-        return np.concatenate(parts)[torch.randperm(n, generator=gen).numpy()]
+        order = torch.randperm(n, generator=gen).numpy()
+        kept = {k: np.concatenate([part[k] for part in slot_parts])[order] for k in slot_parts[0]}
+        return np.concatenate(parts)[order], kept
 
     def check_conditions(self, conditions: dict[str, Any] | None) -> tuple[tuple[int, int] | None, list]:
         """Validate conditions; returns the conditional-vector slot to ask for and row filters."""
@@ -199,12 +203,11 @@ class TableSampling:
         while made < n:
             want = min(chunk, n - made) if not filters else chunk
             if plan is not None:
-                enc = self._balanced(plan, made, want, gen, labeller)
+                enc, slots = self._balanced(plan, made, want, gen, labeller)
             else:
                 enc = self._generate(want, gen, fixed)
-                if labeller is not None:
-                    labeller.draw(self.codec, enc, gen)
-            df = self.codec.decode(enc, rng, id_start=id_start)
+                slots = labeller.draw(self.codec, enc, gen) if labeller is not None else None
+            df = self.codec.decode(enc, rng, id_start=id_start, slots=slots)
             id_start += want
             tried += want
             if filters:
