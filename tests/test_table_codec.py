@@ -125,6 +125,30 @@ def test_sampling_draws_choices_at_the_generators_rates_not_its_most_likely_one(
     assert (modes[:, 1:4].argmax(axis=1) == 0).all() and (modes[:, 4:6].argmax(axis=1) == 0).all()
 
 
+def test_sampling_rows_do_not_depend_on_the_block_size_and_come_with_their_slots(monkeypatch):
+    import torch
+
+    from ganforge.tables import nets
+
+    torch.manual_seed(0)
+    spans = [(0, 1, "tanh"), (1, 4, "softmax"), (5, 1, "tanh"), (6, 3, "softmax")]
+    g = nets.TableGenerator(z_dim=8, cond_dim=7, hidden=(16, 16), spans=spans, tau=0.2).eval()
+    z, idx = torch.randn(1000, 8), torch.randint(7, (1000,))
+    rows, slots = g.draw(z, idx, torch.Generator().manual_seed(3))
+    logits = g.generate(z, idx)
+    monkeypatch.setattr(nets, "BLOCK_ROWS", 64)  # 16 blocks, the last one short
+    small_rows, small_slots = g.draw(z, idx, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(small_rows, rows)
+    torch.testing.assert_close(g.generate(z, idx), logits)
+    assert torch.equal(small_slots, slots)
+    # the slots are the drawn one-hots' positions, and the draws are not all the most likely slot
+    assert torch.equal(slots[:, 0], rows[:, 1:5].argmax(dim=1)) and torch.equal(
+        slots[:, 1], rows[:, 6:9].argmax(dim=1)
+    )
+    assert (rows[:, 1:5].sum(dim=1) == 1).all() and (rows[:, 6:9].sum(dim=1) == 1).all()
+    assert (slots[:, 0] != logits[:, 1:5].argmax(dim=1)).any()
+
+
 def test_training_output_is_a_gumbel_softmax_per_span_with_gradients():
     import torch
 

@@ -344,7 +344,7 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
     def only_red(n, gen, fixed):
         rows = np.zeros((n, gan.codec.dim), dtype=np.float32)
         rows[:, start + 0] = 1.0
-        return rows
+        return rows, gan.codec.choice_slots(rows)
 
     def rarely_violet(n, gen, fixed):  # violet at a tenth of its real share: sampling warns, then delivers
         span, violet = gan.codec.slot_of_value("colour", "violet")
@@ -352,7 +352,7 @@ def test_a_target_keeps_its_real_class_shares_when_sampled_without_conditions(tm
         p[violet] /= 10
         rows = np.zeros((n, gan.codec.dim), dtype=np.float32)
         rows[np.arange(n), span.start + torch.multinomial(p, n, True, generator=gen).numpy()] = 1.0
-        return rows
+        return rows, gan.codec.choice_slots(rows)
 
     monkeypatch.setattr(gan, "_generate", rarely_violet)
     with pytest.warns(UserWarning, match="under a third of its real share"):

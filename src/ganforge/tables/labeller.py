@@ -139,10 +139,11 @@ class TargetModel:
         info = LabellerInfo(**(asdict(info) | {"trees": best, "holdout_logloss": round(loss, 5)}))
         return cls(info, lgb.Booster(model_str=text))
 
-    def draw(self, codec: TableCodec, enc: np.ndarray, gen: torch.Generator) -> dict[int, np.ndarray]:
-        """Set each encoded row's target slot (in place) to one drawn from the model's probabilities given
-        the row's other columns; returns the rows' ``choice_slots``, the drawn target's included."""
-        slots = codec.choice_slots(enc)
+    def draw(
+        self, codec: TableCodec, enc: np.ndarray, slots: dict[int, np.ndarray], gen: torch.Generator
+    ) -> None:
+        """Set each encoded row's target slot to one drawn from the model's probabilities given the row's
+        other columns, in place: in ``enc`` and in ``slots``, the rows' ``choice_slots``."""
         p = self.booster.predict(
             _features(codec, enc, self.info, slots), num_threads=max(1, torch.get_num_threads())
         )
@@ -154,7 +155,6 @@ class TargetModel:
         enc[:, first : first + size] = 0.0
         enc[np.arange(len(enc)), first + slot] = 1.0
         slots[first] = slot
-        return slots
 
     # ------------------------------------------------------------------ persistence
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -7,6 +7,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+# Rows a sampling pass takes through the generator at a time: its layers' outputs then stay a few MB each,
+# which the allocator reuses, instead of fresh 100 MB buffers that a chunk of 100k rows costs in page faults
+# (sampling 1M Adult rows: 7.5 -> 5.2 s for the generator on a 2-core CPU). Rows do not depend on it.
+BLOCK_ROWS = 8192
+
 
 class Residual(nn.Module):
     """``[relu(bn(fc(x))), x]``: each block widens the input, so later layers still see the noise."""
@@ -83,12 +88,51 @@ class TableGenerator(nn.Module):
     ) -> torch.Tensor:
         """Eval-mode output for sampling, as ``forward(z, one_hot(cond_index))`` but much cheaper.
 
-        Each layer's weight is split by input segment ([newest block output, ..., z, c]) so no
-        concatenation is materialised, batch norm is folded into the weights, and the one-hot condition
-        becomes a column lookup instead of a matrix product. Choice spans: with ``gen``, one-hot draws
-        from the softmax of the logits; without, the logits (whose argmax, what decoding uses, is the most
-        likely choice). Value spans get their tanh.
+        Choice spans: with ``gen``, one-hot draws from the softmax of the logits (``draw``); without, the
+        logits (whose argmax, what decoding uses, is the most likely choice). Value spans get their tanh.
         """
+        if gen is not None:
+            return self.draw(z, cond_index, gen)[0]
+        return torch.cat(
+            [
+                self._logits(
+                    z[i : i + BLOCK_ROWS], None if cond_index is None else cond_index[i : i + BLOCK_ROWS]
+                )
+                for i in range(0, max(len(z), 1), BLOCK_ROWS)
+            ]
+        )
+
+    @torch.no_grad()
+    def draw(
+        self, z: torch.Tensor, cond_index: torch.Tensor | None, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows for sampling: each choice span one-hot, drawn from the softmax of its logits (the first
+        slot whose running sum passes one uniform draw per span: cheaper than Gumbel noise per slot), value
+        spans their tanh. Also the drawn slot of every choice span, (rows, choice spans) in span order,
+        so the caller need not read them back from the one-hot."""
+        spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
+        n = z.shape[0]
+        u = torch.rand(n, len(spans), 1, generator=gen).to(z.device, z.dtype)
+        starts = torch.as_tensor([start for start, _ in spans], dtype=torch.long, device=z.device)
+        rows = torch.empty(n, self.out.out_features, dtype=z.dtype, device=z.device)
+        slots = torch.empty(n, len(spans), dtype=torch.long, device=z.device)
+        for i in range(0, n, BLOCK_ROWS):
+            part = slice(i, i + BLOCK_ROWS)
+            out = self._logits(z[part], None if cond_index is None else cond_index[part])
+            for j, (start, size) in enumerate(spans):
+                passed = torch.softmax(out[:, start : start + size], dim=1).cumsum_(dim=1) > u[part, j]
+                # the number of slots not yet passed is the first one passed; at most the last, for a
+                # running sum that rounding leaves just below 1
+                slots[part, j] = (~passed).sum(dim=1).clamp_(max=size - 1)
+                out[:, start : start + size] = 0.0
+            rows[part] = out.scatter_(1, slots[part] + starts, 1.0)
+        return rows, slots
+
+    def _logits(self, z: torch.Tensor, cond_index: torch.Tensor | None) -> torch.Tensor:
+        """The eval-mode output with the choice spans' logits as they are. Each layer's weight is split by
+        input segment ([newest block output, ..., z, c]) so no concatenation is materialised, batch norm
+        is folded into the weights, and the one-hot condition becomes a column lookup instead of a matrix
+        product."""
         sizes = [z.shape[1], self.cond_dim]  # input segments, oldest last
         feats = [z]
         layers: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
@@ -102,8 +146,9 @@ class TableGenerator(nn.Module):
             # split columns of w: [a_k, ..., a_1, z, c] matches feats reversed + c
             widths = [f.shape[1] for f in reversed(feats)] + [sizes[1]]
             parts = torch.split(w, widths, dim=1)
-            y = b.expand(z.shape[0], -1).clone()
-            for f, wp in zip(reversed(feats), parts[:-1], strict=True):
+            ins = list(zip(reversed(feats), parts[:-1], strict=True))
+            y = torch.addmm(b, ins[0][0], ins[0][1].t())
+            for f, wp in ins[1:]:
                 y.addmm_(f, wp.t())
             if cond_index is not None and sizes[1]:
                 y += parts[-1].t()[cond_index]
@@ -112,16 +157,6 @@ class TableGenerator(nn.Module):
             else:
                 out = y
         out[:, self.tanh_idx] = torch.tanh(out[:, self.tanh_idx])
-        if gen is not None:  # per choice span: the first slot where the softmax's running sum passes a
-            # uniform draw -- a draw from the softmax (one uniform per span: cheaper than Gumbel noise per slot)
-            spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
-            u = torch.rand(out.shape[0], len(spans), 1, generator=gen).to(out.device, out.dtype)
-            for j, (start, size) in enumerate(spans):
-                passed = torch.softmax(out[:, start : start + size], dim=1).cumsum_(dim=1) > u[:, j]
-                passed[:, -1] = True  # a running sum that rounding leaves just below 1
-                hit = passed.to(out.dtype)
-                hit[:, 1:] -= passed[:, :-1].to(out.dtype)  # one-hot: the first slot past the draw
-                out[:, start : start + size] = hit
         return out
 
 

@@ -42,8 +42,11 @@ class TableSampling:
         return [np.asarray(p, dtype=float) / max(sum(p), 1e-12) for p in self.recipe_config.cond_freq]
 
     @torch.no_grad()
-    def _generate(self, n: int, gen: torch.Generator, fixed: tuple[int, int] | None) -> np.ndarray:
-        """``n`` encoded rows from the generator; ``fixed`` = (conditional column, slot) to ask for."""
+    def _generate(
+        self, n: int, gen: torch.Generator, fixed: tuple[int, int] | None
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """``n`` encoded rows from the generator, and their ``choice_slots`` (as the generator drew them);
+        ``fixed`` = (conditional column, slot) to ask for."""
         rc = self.recipe_config
         z = torch.randn(n, rc.z_dim, generator=gen)
         index = None
@@ -61,7 +64,10 @@ class TableSampling:
                 col, cat = draw_conditions(weights, n, gen)
                 index = offsets[col] + cat
             index = index.to(self.device)
-        return self.G_ema.eval().generate(z.to(self.device), index, gen).float().cpu().numpy()
+        rows, drawn = self.G_ema.eval().draw(z.to(self.device), index, gen)
+        starts = [start for start, _, act in self.G_ema.spans if act != "tanh"]
+        drawn = drawn.cpu().numpy()
+        return rows.float().cpu().numpy(), {start: drawn[:, j] for j, start in enumerate(starts)}
 
     def _class_plan(self, n: int, gen: torch.Generator) -> ClassPlan | None:
         """The target's class plan for ``n`` rows when the model has a target among its conditional columns
@@ -110,7 +116,7 @@ class TableSampling:
     ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """Encoded rows ``start .. start+n`` of the plan, generated as usual (the target drawn by
         ``labeller`` if given) and kept class by class: rows of a class are the generator's own, only the mix
-        is fixed. Also their ``choice_slots``, read once for the class and kept for decoding."""
+        is fixed. Also their ``choice_slots``, kept for decoding."""
         first, shares, size = plan.first, plan.shares, len(plan.shares)
         need = np.bincount(plan.slots[start : start + n], minlength=size)
         parts, slot_parts, made, seen = [], [], 0, np.zeros(size)
@@ -125,10 +131,9 @@ class TableSampling:
             rate = np.maximum(seen[short] / max(made, 1), 1e-3)
             m = need.sum() * 1.02 if not made else (need[short] / rate).max() * 1.1
             m = int(min(m, 1.1 * n)) + 64  # at most a chunk and a tenth at a time
-            enc = self._generate(m, gen, None)
-            slots = (
-                labeller.draw(self.codec, enc, gen) if labeller is not None else self.codec.choice_slots(enc)
-            )
+            enc, slots = self._generate(m, gen, None)
+            if labeller is not None:
+                labeller.draw(self.codec, enc, slots, gen)
             made += m
             slot = slots[first]
             seen += np.bincount(slot, minlength=size)
@@ -205,8 +210,9 @@ class TableSampling:
             if plan is not None:
                 enc, slots = self._balanced(plan, made, want, gen, labeller)
             else:
-                enc = self._generate(want, gen, fixed)
-                slots = labeller.draw(self.codec, enc, gen) if labeller is not None else None
+                enc, slots = self._generate(want, gen, fixed)
+                if labeller is not None:
+                    labeller.draw(self.codec, enc, slots, gen)
             df = self.codec.decode(enc, rng, id_start=id_start, slots=slots)
             id_start += want
             tried += want
