@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import cli_in_process
 
 import ganforge
@@ -37,10 +38,18 @@ def test_an_old_table_run_samples_exactly_what_it_sampled_before(legacy, monkeyp
     assert isinstance(gan, ganforge.TableGAN)
     expected = pd.read_csv(legacy / "table_samples_seed1.csv")
     drawn = gan.sample(8, seed=1).reset_index(drop=True)
+
     # Sampling now draws each category and numeric mode from the generator's softmax; 0.1.0 took the most
     # likely one. With that rule back, the old run gives exactly its old rows: weights and codec load intact.
-    most_likely = TableGenerator.generate
-    monkeypatch.setattr(TableGenerator, "generate", lambda self, z, c, gen=None: most_likely(self, z, c))
+    def most_likely(self, z, c, gen):  # each choice span's largest logit, as 0.1.0 decoded it
+        rows = self.generate(z, c)
+        spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
+        slots = torch.stack([rows[:, a : a + k].argmax(dim=1) for a, k in spans], dim=1)
+        for a, k in spans:
+            rows[:, a : a + k] = 0.0
+        return rows.scatter_(1, slots + torch.tensor([a for a, _ in spans]), 1.0), slots
+
+    monkeypatch.setattr(TableGenerator, "draw", most_likely)
     got = gan.sample(8, seed=1).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     assert not drawn.equals(got) and set(drawn["income"]) <= set(expected["income"])
