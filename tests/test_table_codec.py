@@ -141,6 +141,9 @@ def test_sampling_rows_do_not_depend_on_the_block_size_and_come_with_their_slots
     torch.testing.assert_close(small_rows, rows)
     torch.testing.assert_close(g.generate(z, idx), logits)
     assert torch.equal(small_slots, slots)
+    unconditioned = g.draw(z, None, torch.Generator().manual_seed(4))[1]
+    monkeypatch.setattr(nets, "BLOCK_ROWS", 8192)
+    assert torch.equal(g.draw(z, None, torch.Generator().manual_seed(4))[1], unconditioned)
     # the slots are the drawn one-hots' positions, and the draws are not all the most likely slot
     assert torch.equal(slots[:, 0], rows[:, 1:5].argmax(dim=1)) and torch.equal(
         slots[:, 1], rows[:, 6:9].argmax(dim=1)

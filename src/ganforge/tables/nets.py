@@ -9,7 +9,9 @@ from torch.nn import functional as F
 
 # Rows a sampling pass takes through the generator at a time: its layers' outputs then stay a few MB each,
 # which the allocator reuses, instead of fresh 100 MB buffers that a chunk of 100k rows costs in page faults
-# (sampling 1M Adult rows: 7.5 -> 5.2 s for the generator on a 2-core CPU). Rows do not depend on it.
+# (sampling 1M Adult rows: 7.5 -> 5.2 s for the generator on a 2-core CPU). Rows do not depend on it beyond
+# float32 rounding: the matrix library may compute a short last block with another kernel, whose last bit
+# can differ (as the chunk size of a sample could already make it).
 BLOCK_ROWS = 8192
 
 
