@@ -43,7 +43,7 @@ def test_an_old_table_run_samples_exactly_what_it_sampled_before(legacy, monkeyp
     # likely one. With that rule back, the old run gives exactly its old rows: weights and codec load intact.
     def most_likely(self, z, c, gen):  # each choice span's largest logit, as 0.1.0 decoded it
         rows = self.generate(z, c)
-        spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
+        spans = self.choice_spans
         slots = torch.stack([rows[:, a : a + k].argmax(dim=1) for a, k in spans], dim=1)
         for a, k in spans:
             rows[:, a : a + k] = 0.0

@@ -53,6 +53,7 @@ class TableGenerator(nn.Module):
         self.out = nn.Linear(width, sum(s for _, s, _ in spans))
         self.spans, self.tau, self.cond_dim = [tuple(s) for s in spans], tau, cond_dim
         self.tanh_idx = [a for a, _, act in spans if act == "tanh"]
+        self.choice_spans = [(a, size) for a, size, act in self.spans if act != "tanh"]  # (start, size)
         # Every output column's span and whether it is a value column: the choice spans' softmaxes are
         # then a few whole-row operations rather than one call per span (a table has dozens of spans).
         group = torch.cat([torch.full((size,), i) for i, (_, size, _) in enumerate(self.spans)])
@@ -93,16 +94,7 @@ class TableGenerator(nn.Module):
         Choice spans: with ``gen``, one-hot draws from the softmax of the logits (``draw``); without, the
         logits (whose argmax, what decoding uses, is the most likely choice). Value spans get their tanh.
         """
-        if gen is not None:
-            return self.draw(z, cond_index, gen)[0]
-        return torch.cat(
-            [
-                self._logits(
-                    z[i : i + BLOCK_ROWS], None if cond_index is None else cond_index[i : i + BLOCK_ROWS]
-                )
-                for i in range(0, max(len(z), 1), BLOCK_ROWS)
-            ]
-        )
+        return self.draw(z, cond_index, gen)[0] if gen is not None else self._logits(z, cond_index)
 
     @torch.no_grad()
     def draw(
@@ -110,9 +102,9 @@ class TableGenerator(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows for sampling: each choice span one-hot, drawn from the softmax of its logits (the first
         slot whose running sum passes one uniform draw per span: cheaper than Gumbel noise per slot), value
-        spans their tanh. Also the drawn slot of every choice span, (rows, choice spans) in span order,
+        spans their tanh. Also the drawn slot of every choice span, (rows, ``choice_spans``) in that order,
         so the caller need not read them back from the one-hot."""
-        spans = [(start, size) for start, size, act in self.spans if act != "tanh"]
+        spans = self.choice_spans
         n = z.shape[0]
         u = torch.rand(n, len(spans), 1, generator=gen).to(z.device, z.dtype)
         starts = torch.as_tensor([start for start, _ in spans], dtype=torch.long, device=z.device)

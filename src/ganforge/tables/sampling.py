@@ -65,9 +65,10 @@ class TableSampling:
                 index = offsets[col] + cat
             index = index.to(self.device)
         rows, drawn = self.G_ema.eval().draw(z.to(self.device), index, gen)
-        starts = [start for start, _, act in self.G_ema.spans if act != "tanh"]
         drawn = drawn.cpu().numpy()
-        return rows.float().cpu().numpy(), {start: drawn[:, j] for j, start in enumerate(starts)}
+        return rows.float().cpu().numpy(), {
+            a: drawn[:, j] for j, (a, _) in enumerate(self.G_ema.choice_spans)
+        }
 
     def _class_plan(self, n: int, gen: torch.Generator) -> ClassPlan | None:
         """The target's class plan for ``n`` rows when the model has a target among its conditional columns
