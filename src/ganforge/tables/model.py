@@ -262,10 +262,9 @@ class TableGAN(GANModel, TableSampling):
     def _fit_target_model(self, x: torch.Tensor) -> None:
         """The target model (labeller.py) of a run with a categorical target, on the encoded rows ``x``."""
         self.target_model = None
-        span = self.recipe_config.target_span
-        if not self.wants_target_model or span is None:
+        column = self.target_column()
+        if not self.wants_target_model or column is None:
             return
-        column = next(s.column for s in self.codec.spans if s.start == span[0])
         try:
             self.target_model = TargetModel.fit(self.codec, x, column, seed=self.train_config.seed)
         except Exception as e:  # the trained GAN is saved regardless; its targets are then its own

@@ -110,7 +110,14 @@ class TableSampling:
             or all(s != rc.target_span[0] for s, _ in rc.cond_spans)
         ):
             return None
-        return next(s.column for s in self.codec.spans if s.start == rc.target_span[0])
+        return self.target_column()
+
+    def target_column(self) -> str | None:
+        """The column the model was fitted with as its target (``fit(target=...)``), or None."""
+        span = self.recipe_config.target_span
+        if span is None or self.codec is None:
+            return None
+        return next(s.column for s in self.codec.spans if s.start == span[0])
 
     def _balanced(
         self, plan: ClassPlan, start: int, n: int, gen: torch.Generator, labeller: TargetModel | None
