@@ -7,6 +7,7 @@ import torch
 
 from ganforge.core.config import TrainConfig
 from ganforge.core.losses import LOSSES, get_loss
+from ganforge.engine.callbacks import Callback
 from ganforge.engine.health import HealthConfig, HealthMonitor, fixed_noise_sampler
 from ganforge.engine.trainer import Trainer
 from ganforge.errors import ConfigError, TrainingError
@@ -196,3 +197,77 @@ def test_a_shared_batch_saves_one_generator_pass_per_step_and_still_learns():
     moved, moved_fresh = _distance_to_modes(shared.G_ema), _distance_to_modes(fresh.G_ema)
     print(f"mean distance to the modes: untrained {start:.3f}, shared {moved:.3f}, fresh {moved_fresh:.3f}")
     assert moved < 0.4 * start and moved < 1.2 * moved_fresh
+
+
+class _LearningRates(Callback):
+    """Records both optimisers' learning rates at every step."""
+
+    def __init__(self) -> None:
+        self.g: list[float] = []
+        self.d: list[float] = []
+
+    def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        self.g.append(trainer.opt_g.param_groups[0]["lr"])
+        self.d.append(trainer.opt_d.param_groups[0]["lr"])
+
+
+def _cooldown_config(**kw) -> TrainConfig:
+    return TrainConfig(**({"steps": 40, "batch_size": 64, "lr_g": 1e-3, "lr_d": 2e-3, "lr_cooldown": 0.25,
+                           "log_every": 1000, "checkpoint_every": 20} | kw))  # fmt: skip
+
+
+def test_the_cooldown_brings_both_learning_rates_down_to_zero_over_the_last_share_of_the_run():
+    rates = _LearningRates()
+    Trainer(VectorRecipe(), TensorSource(ring(1_000)), _cooldown_config(), callbacks=[rates]).fit()
+    assert rates.g[:31] == [1e-3] * 31 and rates.d[:31] == [2e-3] * 31  # constant for 3/4 of the run
+    # then 9/10, 8/10 ... 1/10 of the base rates: the last step still learns a little, nothing after it
+    assert rates.g[31:] == pytest.approx([k / 10 * 1e-3 for k in range(9, 0, -1)])
+    assert rates.d[31:] == pytest.approx([k / 10 * 2e-3 for k in range(9, 0, -1)])
+    off = _LearningRates()
+    Trainer(
+        VectorRecipe(), TensorSource(ring(1_000)), _cooldown_config(lr_cooldown=0.0), callbacks=[off]
+    ).fit()
+    assert set(off.g) == {1e-3} and set(off.d) == {2e-3}
+
+
+def test_the_cooldown_follows_the_time_budget_and_the_health_monitors_scales():
+    trainer = Trainer(
+        VectorRecipe(), TensorSource(ring(1_000)), _cooldown_config(steps=10**6, max_seconds=100)
+    )
+    trainer._elapsed = 50.0  # half the budget: not yet
+    assert trainer.lr_factor() == 1.0
+    trainer._elapsed = 80.0  # a fifth of the budget left, four fifths of the last quarter: 0.8
+    assert trainer.lr_factor() == pytest.approx(0.8)
+    trainer.lr_scale = {"g": 0.5, "d": 0.25}  # a recovery halved G's rate and quartered D's
+    trainer.apply_lr()
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 * 0.8)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25 * 0.8)
+    trainer._elapsed = 130.0  # past the budget (the last step overruns it): zero, never negative
+    assert trainer.lr_factor() == 0.0
+    for bad in (1.0, -0.1):
+        with pytest.raises(ConfigError, match="lr_cooldown must be in"):
+            TrainConfig(lr_cooldown=bad)
+
+
+class _StopAt(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, trainer: Trainer, stats: dict[str, float]) -> None:
+        if trainer.step == self.step:
+            trainer.stop_reason = "test"
+
+
+def test_a_run_resumed_inside_the_cooldown_equals_an_uninterrupted_one(tmp_path):
+    data = TensorSource(ring(1_000))
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "parts").mkdir()
+    whole = Trainer(VectorRecipe(), data, _cooldown_config(), run_dir=tmp_path / "whole")
+    whole.fit()
+    Trainer(VectorRecipe(), data, _cooldown_config(), tmp_path / "parts", callbacks=[_StopAt(34)]).fit()
+    parts = Trainer(VectorRecipe(), data, _cooldown_config(), run_dir=tmp_path / "parts")
+    parts.fit(resume=True)
+    assert parts.step == whole.step == 40
+    for a, b in ((whole.G, parts.G), (whole.D, parts.D), (whole.G_ema, parts.G_ema)):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name

@@ -61,6 +61,9 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (also at the end and on Ctrl-C)
     log_every: int = 10
     max_seconds: float | None = None  # stop (cleanly, with a checkpoint) after this much training time
+    # Share of the run, at its end, over which both learning rates fall linearly to zero (the run's end:
+    # `steps` or `max_seconds`, whichever it is nearer to); 0 keeps them constant.
+    lr_cooldown: float = 0.0
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward passes; R1/R2 steps stay fp32)
@@ -90,6 +93,8 @@ class TrainConfig:
             raise ConfigError(f"ada_target must be in (0, 1) (got {self.ada_target})")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ConfigError("max_seconds must be > 0")
+        if not 0.0 <= self.lr_cooldown < 1.0:
+            raise ConfigError(f"lr_cooldown must be in [0, 1) (got {self.lr_cooldown})")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be fp32 or bf16 (got {self.precision!r})")
         from ganforge.core.losses import get_loss

@@ -277,12 +277,8 @@ class HealthMonitor(Callback):
         health = trainer.extra_state.get("health")
         if not health:
             return
-        for opt, base, scale in (
-            (trainer.opt_g, trainer.config.lr_g, health["lr_g_scale"]),
-            (trainer.opt_d, trainer.config.lr_d, health["lr_d_scale"]),
-        ):
-            for group in opt.param_groups:
-                group["lr"] = base * scale
+        trainer.lr_scale = {"g": health["lr_g_scale"], "d": health["lr_d_scale"]}
+        trainer.apply_lr()
         trainer.r1_boost = health["r1_boost"]
         trainer.r2_boost = health.get("r2_boost", 0.0)
         if health.get("loss"):

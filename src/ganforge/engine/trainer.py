@@ -162,6 +162,8 @@ class Trainer:
         self.r1_boost = 0.0  # added to r1_gamma / r2_gamma by automatic recovery (see engine/health.py)
         self.r2_boost = 0.0
         self.ema_halflife_images = config.ema_halflife_images  # automatic recovery may switch it on
+        self.lr_scale = {"g": 1.0, "d": 1.0}  # automatic recovery lowers them (see engine/health.py)
+        self._elapsed = 0.0  # training seconds as every rank agrees on them (for the cooldown)
         self._rank_streams_restored = False  # per-rank torch streams came back from a checkpoint
 
     def _wrap(self, module: nn.Module) -> nn.Module:
@@ -356,8 +358,31 @@ class Trainer:
         self.augment_p = min(max(self.augment_p + adjust / (cfg.ada_kimg * 1000), 0.0), 1.0)
         self._ada_sum, self._ada_count = 0.0, 0
 
+    def lr_factor(self) -> float:
+        """The cooldown's share of the base learning rates at this step: 1 until the last
+        ``lr_cooldown`` of the run, then falling linearly to 0 at its end (steps or time budget)."""
+        share = self.config.lr_cooldown
+        if share <= 0:
+            return 1.0
+        done = self.step / self.config.steps
+        if self.config.max_seconds is not None:
+            done = max(done, self._elapsed / self.config.max_seconds)
+        return min(1.0, max(0.0, (1.0 - done) / share))
+
+    def apply_lr(self) -> None:
+        """Set both optimisers' learning rates: base x recovery scale x cooldown."""
+        k = self.lr_factor()
+        for opt, base, scale in (
+            (self.opt_g, self.config.lr_g, self.lr_scale["g"]),
+            (self.opt_d, self.config.lr_d, self.lr_scale["d"]),
+        ):
+            for group in opt.param_groups:
+                group["lr"] = base * scale * k
+
     def train_step(self) -> dict[str, float]:
         """One D update and one G update; returns the step's figures."""
+        if self.config.lr_cooldown:
+            self.apply_lr()
         real, c = self._real_batch()
         shared = None
         if self.config.share_fake and self.adversarial:  # one generated batch for both players
@@ -365,7 +390,9 @@ class Trainer:
             shared = (z, self._fake(z, c, self.G_train))
         stats = self._d_step(real, c, shared[1] if shared else None) if self.adversarial else {}
         stats.update(self._g_step(real, c, shared))
+        stats["_elapsed"] = self.train_seconds  # averaged below: one cooldown for every rank
         stats = distributed.mean_stats(stats, self.device)  # every rank logs and judges the same figures
+        self._elapsed = stats.pop("_elapsed")
         n = self.config.batch_size  # the global batch
         self.step += 1
         self.examples_seen += n
@@ -541,6 +568,7 @@ class Trainer:
         self.augment_p = float(state["augment_p"])
         self._ada_sum, self._ada_count = float(state["ada_sum"]), int(state["ada_count"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
+        self._elapsed = self.train_seconds
         self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
         if isinstance(self.data, StatefulSource):  # each stream takes the state of its own rank layout
             for stream in state.get("data_streams", [state["data_stream"]] if "data_stream" in state else []):

@@ -59,6 +59,7 @@ class ImageGAN(GANModel):
         augment_p: float | None = None,
         ada_target: float | None | str = "preset",
         grad_clip: float | None = None,
+        lr_cooldown: float | None = None,
         checkpoint_every: int = 500,
         log_every: int = 10,
         precision: str = "fp32",
@@ -66,14 +67,14 @@ class ImageGAN(GANModel):
     ) -> None:
         """``preset_name`` sets the training recipe: loss, betas, R1/R2, EMA, augmentation and learning
         rates ("auto": `small-data` below 10,000 training images, else `default`, chosen when ``fit``
-        sees the data and saved as the preset it chose); the keywords from ``lr_g`` to ``grad_clip`` replace the preset's value when given (None,
+        sees the data and saved as the preset it chose); the keywords from ``lr_g`` to ``lr_cooldown`` replace the preset's value when given (None,
         or "preset" for ``ada_target``, keeps it; ``ada_target=None`` turns adaptive augmentation off).
         The other keywords are the model's own (``conditional=None``: class-conditional when the data has
         classes). All are validated here (docs/training.md)."""
         distributed.check_batch(batch_size)  # under torchrun the batch is split over the processes
         chosen = {"lr_g": lr_g, "lr_d": lr_d, "loss": loss, "betas": betas, "r1_gamma": r1_gamma,
                   "r2_gamma": r2_gamma, "reg_interval": reg_interval, "ema_halflife_images": ema_halflife_images,
-                  "augment_p": augment_p, "grad_clip": grad_clip}  # fmt: skip
+                  "augment_p": augment_p, "grad_clip": grad_clip, "lr_cooldown": lr_cooldown}  # fmt: skip
         self._chosen = {k: v for k, v in chosen.items() if v is not None}
         if ada_target != "preset":
             self._chosen["ada_target"] = ada_target

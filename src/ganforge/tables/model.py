@@ -86,6 +86,7 @@ class TableGAN(GANModel, TableSampling):
         r2_gamma: float | None = None,
         ema_halflife_images: float | None = None,
         grad_clip: float | None = None,
+        lr_cooldown: float | None = None,
         checkpoint_every: int = 500,
         log_every: int = 20,
     ) -> None:
@@ -96,7 +97,7 @@ class TableGAN(GANModel, TableSampling):
         off; TableRecipe.learn_target); ``target_model``: with a categorical target, each sampled row's
         target is drawn from a gradient-boosted model of it given the row's other columns (labeller.py;
         False: the generator's own). The keywords from
-        ``loss`` to ``grad_clip`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
+        ``loss`` to ``lr_cooldown`` replace the measured table defaults (TABLE_TRAIN_DEFAULTS) when given."""
         from ganforge.tables.privacy.training import as_dp_config
 
         self.dp = as_dp_config(dp)  # DP-SGD: see privacy/; a pack would mix rows, so no packing
@@ -115,7 +116,8 @@ class TableGAN(GANModel, TableSampling):
         self.epochs = DEFAULT_EPOCHS if self.default_budget else epochs
         self.steps = steps
         chosen = {"loss": loss, "lr_g": lr_g, "lr_d": lr_d, "betas": betas, "r1_gamma": r1_gamma,
-                  "r2_gamma": r2_gamma, "ema_halflife_images": ema_halflife_images, "grad_clip": grad_clip}  # fmt: skip
+                  "r2_gamma": r2_gamma, "ema_halflife_images": ema_halflife_images, "grad_clip": grad_clip,
+                  "lr_cooldown": lr_cooldown}  # fmt: skip
         settings = TABLE_TRAIN_DEFAULTS | {k: v for k, v in chosen.items() if v is not None}
         self.train_config = from_dict(
             TrainConfig,
