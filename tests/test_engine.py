@@ -230,23 +230,37 @@ def test_the_cooldown_brings_both_learning_rates_down_to_zero_over_the_last_shar
     assert set(off.g) == {1e-3} and set(off.d) == {2e-3}
 
 
-def test_the_cooldown_follows_the_time_budget_and_the_health_monitors_scales():
-    trainer = Trainer(
-        VectorRecipe(), TensorSource(ring(1_000)), _cooldown_config(steps=10**6, max_seconds=100)
-    )
-    trainer._elapsed = 50.0  # half the budget: not yet
-    assert trainer.lr_factor() == 1.0
-    trainer._elapsed = 80.0  # a fifth of the budget left, four fifths of the last quarter: 0.8
-    assert trainer.lr_factor() == pytest.approx(0.8)
-    trainer.lr_scale = {"g": 0.5, "d": 0.25}  # a recovery halved G's rate and quartered D's
-    trainer.apply_lr()
-    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 * 0.8)
-    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25 * 0.8)
-    trainer._elapsed = 130.0  # past the budget (the last step overruns it): zero, never negative
+def test_the_cooldown_follows_the_time_budget():
+    rates = _LearningRates()
+    trainer = Trainer(VectorRecipe(), TensorSource(ring(1_000)),
+                      _cooldown_config(steps=10**6, max_seconds=1.5, lr_cooldown=0.5), callbacks=[rates])  # fmt: skip
+    trainer.fit()
+    assert trainer.step < 10**6  # stopped by the clock, so the clock drove the cooldown
+    assert rates.g[0] == 1e-3 and all(a >= b for a, b in zip(rates.g, rates.g[1:], strict=False))
+    assert rates.g[-1] < 0.1e-3  # the last steps ran at under a tenth of the rate
+    assert [d / g for g, d in zip(rates.g, rates.d, strict=True)] == pytest.approx([2.0] * len(rates.g))
+    trainer._elapsed = 1.2  # a fifth of the budget left, four fifths of the last half: 0.4
+    assert trainer.lr_factor() == pytest.approx(0.4)
+    trainer._elapsed = 1.9  # past the budget (the last step overruns it): zero, never negative
     assert trainer.lr_factor() == 0.0
     for bad in (1.0, -0.1):
         with pytest.raises(ConfigError, match="lr_cooldown must be in"):
             TrainConfig(lr_cooldown=bad)
+
+
+def test_the_cooldown_multiplies_the_rates_a_recovery_lowered():
+    trainer = Trainer(VectorRecipe(), TensorSource(ring(1_000)), _cooldown_config())
+    trainer.step = 35  # half of the last quarter left: 0.5
+    trainer.extra_state["health"] = {"lr_g_scale": 0.5, "lr_d_scale": 0.25, "r1_boost": 0.1, "retries": 1}
+    monitor = HealthMonitor(HealthConfig(), fixed_noise_sampler(VectorRecipe(), n=64), ring(64))
+    monitor._apply_remedies(trainer)  # what a recovery, or a resumed run's monitor, does
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 * 0.5)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25 * 0.5)
+    rates = _LearningRates()
+    trainer.callbacks.append(rates)
+    trainer.fit()  # the cooldown goes on from there, keeping the recovery's scales
+    assert rates.g == pytest.approx([k / 10 * 0.5e-3 for k in range(5, 0, -1)])
+    assert rates.d == pytest.approx([k / 10 * 0.5e-3 for k in range(5, 0, -1)])
 
 
 class _StopAt(Callback):
@@ -265,9 +279,22 @@ def test_a_run_resumed_inside_the_cooldown_equals_an_uninterrupted_one(tmp_path)
     whole = Trainer(VectorRecipe(), data, _cooldown_config(), run_dir=tmp_path / "whole")
     whole.fit()
     Trainer(VectorRecipe(), data, _cooldown_config(), tmp_path / "parts", callbacks=[_StopAt(34)]).fit()
-    parts = Trainer(VectorRecipe(), data, _cooldown_config(), run_dir=tmp_path / "parts")
+    rates = _LearningRates()
+    parts = Trainer(VectorRecipe(), data, _cooldown_config(), run_dir=tmp_path / "parts", callbacks=[rates])
     parts.fit(resume=True)
     assert parts.step == whole.step == 40
+    assert rates.g == pytest.approx([k / 10 * 1e-3 for k in range(6, 0, -1)])  # the cooldown went on
     for a, b in ((whole.G, parts.G), (whole.D, parts.D), (whole.G_ema, parts.G_ema)):
         for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(x, y), name
+
+
+def test_a_resumed_run_keeps_the_rates_a_recovery_lowered_without_the_health_monitor(tmp_path):
+    data = TensorSource(ring(1_000))
+    first = Trainer(VectorRecipe(), data, _cooldown_config(), tmp_path, callbacks=[_StopAt(34)])
+    first.lr_scale = {"g": 0.5, "d": 0.25}  # as a recovery leaves them
+    first.fit()
+    rates = _LearningRates()
+    Trainer(VectorRecipe(), data, _cooldown_config(), tmp_path, callbacks=[rates]).fit(resume=True)
+    assert rates.g == pytest.approx([k / 10 * 0.5e-3 for k in range(6, 0, -1)])
+    assert rates.d == pytest.approx([k / 10 * 0.5e-3 for k in range(6, 0, -1)])
