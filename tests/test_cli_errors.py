@@ -237,4 +237,22 @@ def test_help_and_usage_errors_answer_without_importing_torch():
         [*ganforge_cmd(), "train", "table", "--help"], capture_output=True, text=True, env=env
     )
     # a pipe, not a terminal: option names must not be cut
-    assert piped.returncode == 0 and "--on-problem,--on-collapse" in piped.stdout and "…" not in piped.stdout
+    assert piped.returncode == 0 and "--on-problem" in piped.stdout and "…" not in piped.stdout
+    narrow = subprocess.run(  # an 80-column terminal: the names fit too
+        [*ganforge_cmd(), "train", "table", "--help"],
+        capture_output=True,
+        text=True,
+        env=env | {"COLUMNS": "80"},
+    )
+    assert narrow.returncode == 0 and "--on-problem" in narrow.stdout and "…" not in narrow.stdout
+
+
+def test_the_earlier_option_name_on_collapse_is_still_read_as_on_problem(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("a,b\n1,x\n2,y\n3,x\n")
+    for words in (["--on-collapse", "bogus"], ["--on-collapse=bogus"]):
+        proc = subprocess.run([*ganforge_cmd(), "train", "table", str(data), "--out", str(tmp_path / "run"), *words],
+                              capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.strip() == "error: --on-problem must be recover, stop, warn or off (got 'bogus')"
+    assert not (tmp_path / "run").exists()

@@ -200,6 +200,12 @@ def _usage_error(e: Exception) -> str:
     return f"{message} (see: {' '.join(['ganforge', *words])} --help)"
 
 
+def _alias(arg: str, aliases: dict[str, str]) -> str:
+    """An option's earlier name (``--on-collapse`` or ``--on-collapse=stop``) as its present one."""
+    name, eq, value = arg.partition("=")
+    return aliases[name] + eq + value if name in aliases else arg
+
+
 def main() -> None:
     """Entry point: run the app, turning GanforgeErrors and usage errors into one line (exit status 1
     and 2) instead of a traceback or a usage panel."""
@@ -214,8 +220,11 @@ def main() -> None:
     if rank:  # under torchrun only rank 0 reports; errors still print, marked with their rank
         console.quiet = out_console.quiet = True
     where = f"(rank {rank}) " if rank else ""
+    from ganforge.engine.cli import OPTION_ALIASES
+
+    args = [_alias(a, OPTION_ALIASES) for a in sys.argv[1:]]
     try:
-        code = app(standalone_mode=False)  # usage errors are raised here, not printed as a panel
+        code = app(args=args, standalone_mode=False)  # usage errors are raised here, not as a panel
         sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(CODE) comes back as CODE
     except UsageProblem as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # the help is already printed

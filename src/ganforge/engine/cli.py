@@ -25,10 +25,11 @@ DeviceOpt = Annotated[str, typer.Option(help="cpu | cuda | auto")]
 CheckpointEveryOpt = Annotated[int, typer.Option(help="Steps between checkpoints.")]
 OnProblemOpt = Annotated[
     str,
-    typer.Option(
-        "--on-problem", "--on-collapse", help="On collapse/divergence/NaN: recover | stop | warn | off."
-    ),
+    typer.Option("--on-problem", help="On collapse/divergence/NaN: recover | stop | warn | off."),
 ]
+# The option's earlier name, still accepted (cli/main.py renames it before parsing); left out of --help,
+# where its length cut the option column at 80 terminal columns.
+OPTION_ALIASES = {"--on-collapse": "--on-problem"}
 
 
 # ---------------------------------------------------------------------------- shared by train commands
