@@ -571,11 +571,10 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self._elapsed = self.train_seconds
         self.extra_state = copy.deepcopy(dict(state.get("extra", {})))
-        # The recovery's scales come back with or without the health monitor (older checkpoints: from
-        # the monitor's own record of them); the cooldown multiplies them.
-        health = self.extra_state.get("health") or {}
-        self.lr_scale = {k: float(v) for k, v in state.get("lr_scale", {
-            "g": health.get("lr_g_scale", 1.0), "d": health.get("lr_d_scale", 1.0)}).items()}  # fmt: skip
+        # The recovery's scales come back with or without the health monitor, for the cooldown to multiply.
+        # A checkpoint from before the cooldown has none, and needs none: its config has no cooldown, so its
+        # optimisers keep the rates they were saved with (and a monitor re-applies its own scales).
+        self.lr_scale = {k: float(v) for k, v in state.get("lr_scale", {"g": 1.0, "d": 1.0}).items()}
         if isinstance(self.data, StatefulSource):  # each stream takes the state of its own rank layout
             for stream in state.get("data_streams", [state["data_stream"]] if "data_stream" in state else []):
                 self.data.load_state_dict(copy.deepcopy(stream))
